@@ -1,0 +1,186 @@
+"""The OpenCLIP model wrapper: loaded once, batched, L2-normalised float32 embeddings."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import open_clip
+import torch
+from PIL import Image
+
+from embed.device import TORCH_DTYPES, choose_device, choose_precision
+from embed.errors import ModelSpecError, ModelUnavailableError
+from embed.spec import ModelSpec
+from embed.weights import resolve_pretrained
+
+log = logging.getLogger(__name__)
+
+CONFIG_DIR = Path(__file__).parent / "model_configs"
+RANDOM_SEED = 0
+_configs_registered = False
+_configs_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """What load() builds: the network, its image transform and its tokenizer."""
+
+    model: Any
+    preprocess: Callable[[Image.Image], torch.Tensor]
+    tokenizer: Callable[[list[str]], torch.Tensor]
+    dim: int
+    image_size: int
+
+
+class Embedder:
+    """Embeds images and texts into one space. Build it once per process and pass it around.
+
+    The constructor only stores configuration; load() builds the model once, behind a lock,
+    because two requests may arrive for a model neither has loaded.
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        device: str = "auto",
+        precision: str = "auto",
+        cache_dir: str | None = None,
+    ) -> None:
+        self.spec = spec
+        self.device = choose_device(device)
+        self.precision = choose_precision(self.device, precision)
+        self.cache_dir = cache_dir
+        self._loaded: LoadedModel | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def model_id(self) -> str:
+        return self.spec.model_id
+
+    @property
+    def dim(self) -> int:
+        return self.load().dim
+
+    @property
+    def image_size(self) -> int:
+        """The side of the square the model sees; decoding need not keep more pixels."""
+        return self.load().image_size
+
+    def load(self) -> LoadedModel:
+        """Build the model on first call; later calls return the same one."""
+        if self._loaded is None:
+            with self._lock:
+                if self._loaded is None:
+                    self._loaded = self._build()
+        return self._loaded
+
+    def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """(n, dim) float32, L2-normalised, for RGB images (n may be 0)."""
+        loaded = self.load()
+        if not images:
+            return np.zeros((0, loaded.dim), dtype=np.float32)
+        batch = torch.stack([loaded.preprocess(image) for image in images])
+        with torch.inference_mode():
+            features = loaded.model.encode_image(self._to_model(batch))
+        return _normalised(features)
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, dim) float32, L2-normalised (n may be 0)."""
+        loaded = self.load()
+        if not texts:
+            return np.zeros((0, loaded.dim), dtype=np.float32)
+        tokens = loaded.tokenizer(list(texts)).to(self.device)
+        with torch.inference_mode():
+            features = loaded.model.encode_text(tokens)
+        return _normalised(features)
+
+    def _to_model(self, batch: torch.Tensor) -> torch.Tensor:
+        return batch.to(self.device, dtype=TORCH_DTYPES[self.precision])
+
+    def _build(self) -> LoadedModel:
+        register_model_configs()
+        model, preprocess = self._create()
+        model = model.to(self.device, dtype=TORCH_DTYPES[self.precision]).eval()
+        tokenizer = open_clip.get_tokenizer(self.spec.architecture)
+        dim = int(model.text_projection.shape[1]) if _has_text_projection(model) else _probe(model)
+        log.info("loaded %s on %s in %s (dim %d)", self.spec, self.device, self.precision, dim)
+        return LoadedModel(model, preprocess, tokenizer, dim, _image_size(model))
+
+    def _create(self) -> tuple[Any, Any]:
+        pretrained = self._pretrained_argument()
+        if self.spec.is_random:
+            _warn_random(self.spec)
+            torch.manual_seed(RANDOM_SEED)
+        try:
+            model, _, preprocess = open_clip.create_model_and_transforms(
+                self.spec.architecture, pretrained=pretrained, cache_dir=self.cache_dir
+            )
+        except RuntimeError as exc:
+            if "download" in str(exc).lower():
+                raise ModelUnavailableError(str(exc)) from exc
+            raise
+        except (FileNotFoundError, ValueError) as exc:
+            raise ModelSpecError(f"cannot build model {self.spec}: {exc}") from exc
+        return model, preprocess
+
+    def _pretrained_argument(self) -> str | None:
+        spec = self.spec
+        if spec.weights is None or spec.is_random:
+            return None
+        if spec.weights_file is not None:
+            if not spec.weights_file.is_file():
+                raise ModelUnavailableError(f"weights file not found: {spec.weights_file}")
+            return str(spec.weights_file)
+        return resolve_pretrained(spec, self.cache_dir)
+
+
+def register_model_configs() -> None:
+    """Make the project's own model configs (pixseek-tiny, ...) known to OpenCLIP, once."""
+    global _configs_registered
+    with _configs_lock:
+        if not _configs_registered:
+            open_clip.add_model_config(CONFIG_DIR)
+            _configs_registered = True
+
+
+def _warn_random(spec: ModelSpec) -> None:
+    if spec.architecture.startswith("pixseek-tiny"):
+        log.warning("%s has random weights (seed %d): for tests and demos", spec, RANDOM_SEED)
+        return
+    log.warning(
+        "!!! %s uses RANDOM weights: embeddings carry no meaning and search results will be "
+        "arbitrary. Use this for benchmarks only. !!!",
+        spec,
+    )
+
+
+def _normalised(features: torch.Tensor) -> np.ndarray:
+    array = features.float().cpu().numpy()
+    norms = np.linalg.norm(array, axis=1, keepdims=True)
+    return (array / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def _has_text_projection(model: Any) -> bool:
+    projection = getattr(model, "text_projection", None)
+    return isinstance(projection, torch.Tensor) and projection.ndim == 2
+
+
+def _probe(model: Any) -> int:
+    size = _image_size(model)
+    dtype = next(model.parameters()).dtype
+    device = next(model.parameters()).device
+    with torch.inference_mode():
+        return int(
+            model.encode_image(torch.zeros(1, 3, size, size, dtype=dtype, device=device)).shape[1]
+        )
+
+
+def _image_size(model: Any) -> int:
+    size = getattr(model.visual, "image_size", 224)
+    return int(size[0] if isinstance(size, tuple | list) else size)

@@ -1,0 +1,107 @@
+"""Finding model weights: the local cache first, the Hugging Face hub only when it is reachable.
+
+Offline, huggingface_hub retries for almost a minute before it gives up with a message that does
+not say what to do; a quick name lookup tells us up front, and the cache still serves offline.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import open_clip
+
+from embed.errors import ModelSpecError, ModelUnavailableError
+from embed.spec import ModelSpec
+
+log = logging.getLogger(__name__)
+
+HF_ENDPOINT_DEFAULT = "https://huggingface.co"
+
+
+def resolve_pretrained(spec: ModelSpec, cache_dir: str | None = None) -> str:
+    """A local file holding the weights a pretrained tag names, downloading it if needed."""
+    cfg = open_clip.get_pretrained_cfg(spec.architecture, spec.weights or "")
+    if not cfg:
+        raise ModelSpecError(_unknown_tag_message(spec))
+    cached = _cached_file(cfg, cache_dir)
+    if cached:
+        return cached
+    if not hub_reachable():
+        raise ModelUnavailableError(offline_message(spec, cfg))
+    try:
+        return str(open_clip.download_pretrained(cfg, cache_dir=cache_dir))
+    except Exception as exc:  # network, HTTP and file errors all come out of the hub client
+        raise ModelUnavailableError(f"{offline_message(spec, cfg)} (cause: {exc})") from exc
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face endpoint's host resolves and accepts a connection."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"}:
+        return False
+    url = urlparse(os.environ.get("HF_ENDPOINT", HF_ENDPOINT_DEFAULT))
+    try:
+        with socket.create_connection((url.hostname or "", url.port or 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def offline_message(spec: ModelSpec, cfg: dict[str, Any]) -> str:
+    """What to do when the weights cannot be downloaded, in one paragraph."""
+    source = _source(cfg)
+    return (
+        f"The weights of {spec} are not on this machine and cannot be downloaded "
+        f"(no connection to {source}). On a machine with internet access download them from "
+        f"{source}, copy the file here, and point pixseek at it: "
+        f"PIXSEEK_MODEL={spec.architecture}:/path/to/open_clip_pytorch_model.bin "
+        "(or PIXSEEK_MODEL=local-dir:/folder for a folder with open_clip_config.json and weights)."
+    )
+
+
+def _source(cfg: dict[str, Any]) -> str:
+    if cfg.get("hf_hub"):
+        repo = str(cfg["hf_hub"]).rstrip("/").rsplit("/", 1)[0] if "/" in cfg["hf_hub"] else ""
+        endpoint = os.environ.get("HF_ENDPOINT", HF_ENDPOINT_DEFAULT)
+        return f"{endpoint}/{repo or cfg['hf_hub']}"
+    return str(cfg.get("url") or "the model's download address")
+
+
+def _cached_file(cfg: dict[str, Any], cache_dir: str | None) -> str | None:
+    if cfg.get("hf_hub"):
+        return _cached_hub_file(str(cfg["hf_hub"]), cache_dir)
+    if cfg.get("url"):
+        path = Path(cache_dir or "~/.cache/clip").expanduser() / os.path.basename(cfg["url"])
+        return str(path) if path.is_file() else None
+    return None
+
+
+def _cached_hub_file(hf_hub: str, cache_dir: str | None) -> str | None:
+    from huggingface_hub import hf_hub_download  # a dependency of open_clip's hub loading
+
+    repo, filename = os.path.split(hf_hub)
+    filename = filename or "open_clip_pytorch_model.bin"
+    candidates = [str(Path(filename).with_suffix(".safetensors")), filename]
+    for name in candidates:
+        try:
+            return str(hf_hub_download(repo, name, cache_dir=cache_dir, local_files_only=True))
+        except Exception:  # not cached: the hub client raises several error types for that
+            continue
+    return None
+
+
+def _unknown_tag_message(spec: ModelSpec) -> str:
+    tags = open_clip.list_pretrained_tags_by_model(spec.architecture)
+    if not tags:
+        return (
+            f"OpenCLIP has no published weights for architecture {spec.architecture!r}; "
+            "see open_clip.list_pretrained() for the names"
+        )
+    return (
+        f"{spec.weights!r} is not a pretrained tag of {spec.architecture}; "
+        f"known tags: {', '.join(sorted(tags))}"
+    )

@@ -1,0 +1,3 @@
+from pixseek.cli import main
+
+main()

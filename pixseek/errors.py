@@ -1,0 +1,29 @@
+"""Domain errors of the pixseek core. Entry points (CLI, web, tasks) map them to messages."""
+
+
+class PixseekError(Exception):
+    """Base class of every error the core raises on purpose."""
+
+
+class SettingsError(PixseekError):
+    """Settings are invalid; the message names the setting and what is allowed."""
+
+
+class DataDirLockedError(PixseekError):
+    """Another process holds the data directory."""
+
+
+class IndexBackendError(PixseekError):
+    """The vector index cannot do what was asked (schema mismatch, unreachable server, ...)."""
+
+
+class NotFoundError(PixseekError):
+    """A photo id or file named in a request is not in the index."""
+
+
+class QueryError(PixseekError):
+    """A search request is malformed (empty query, bad weight, bad filter value)."""
+
+
+class PathNotFoundError(PixseekError):
+    """A file or folder named by the user does not exist."""

@@ -1,0 +1,24 @@
+"""Vector index backends behind one interface: Qdrant Edge (embedded) or a Qdrant server."""
+
+from __future__ import annotations
+
+from pixseek.index.base import Hit, IndexPoint, SearchFilters, StoredPoint, VectorIndex
+from pixseek.settings import Settings
+
+__all__ = ["Hit", "IndexPoint", "SearchFilters", "StoredPoint", "VectorIndex", "open_index"]
+
+
+def open_index(settings: Settings) -> VectorIndex:
+    """The server backend when PIXSEEK_QDRANT_URL is set, else the embedded Edge shard."""
+    if settings.qdrant_url:
+        from qdrant_client import QdrantClient
+
+        from pixseek.index.server import QdrantServerIndex
+
+        api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+        client = QdrantClient(url=settings.qdrant_url, api_key=api_key, timeout=30)
+        return QdrantServerIndex(client, settings.qdrant_collection, settings.hnsw_ef)
+    from pixseek.index.edge import EdgeIndex
+
+    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    return EdgeIndex(settings.index_dir, settings.hnsw_ef)

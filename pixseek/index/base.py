@@ -1,0 +1,126 @@
+"""The small interface every vector index backend implements, and the types it speaks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+Shape = Literal["landscape", "portrait", "square"]
+
+# Payload fields and the index type each gets (see docs/architecture.md, "Point schema").
+PAYLOAD_INDEXES: dict[str, str] = {
+    "taken_at": "datetime",
+    "camera_keys": "keyword",
+    "folders": "keyword",
+    "format": "keyword",
+    "shape": "keyword",
+    "tags": "keyword",
+    "width": "integer",
+    "height": "integer",
+    "gps": "geo",
+}
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Metadata conditions a result must meet; empty fields do not filter.
+
+    taken_from is inclusive and taken_until exclusive, both wall-clock ISO-8601 datetimes
+    without offset (photos keep the local time they were taken at). Each tuple matches any of
+    its values (OR); the fields combine with AND.
+    """
+
+    taken_from: str | None = None
+    taken_until: str | None = None
+    cameras: tuple[str, ...] = ()  # lower-case make, model or "make model"
+    folders: tuple[str, ...] = ()  # absolute folder paths; a folder matches its subfolders too
+    formats: tuple[str, ...] = ()  # lower-case Pillow format names: jpeg, png, webp, ...
+    shapes: tuple[Shape, ...] = ()
+    has_location: bool | None = None
+    exclude_ids: tuple[str, ...] = ()
+
+    def is_empty(self) -> bool:
+        return self == SearchFilters()
+
+
+@dataclass(frozen=True)
+class IndexPoint:
+    """A point to upsert: id, one vector per named model vector, and its payload."""
+
+    id: str
+    vectors: dict[str, np.ndarray]
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StoredPoint:
+    """A point read back by id; vector is set only when it was asked for."""
+
+    id: str
+    payload: dict[str, Any]
+    vector: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result."""
+
+    id: str
+    score: float
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+class VectorIndex(Protocol):
+    """What pixseek needs of a vector store. Every backend passes tests/integration's contract."""
+
+    def ensure_vector(self, name: str, dim: int) -> None:
+        """Make sure a named cosine vector of this size exists; create it if missing."""
+
+    def vector_names(self) -> dict[str, int]:
+        """The named vectors the index holds, with their sizes."""
+
+    def upsert(self, points: Sequence[IndexPoint]) -> None:
+        """Insert or replace points (same id: the point is replaced whole)."""
+
+    def set_payload(self, point_id: str, payload: dict[str, Any]) -> None:
+        """Merge these payload keys into one point."""
+
+    def delete(self, point_ids: Sequence[str]) -> None:
+        """Remove points; unknown ids are ignored."""
+
+    def retrieve(self, point_ids: Sequence[str], vector: str | None = None) -> list[StoredPoint]:
+        """Points by id (missing ids are left out), with the named vector when given."""
+
+    def search(
+        self,
+        vector_name: str,
+        vector: np.ndarray,
+        filters: SearchFilters,
+        limit: int,
+        offset: int = 0,
+        score_threshold: float | None = None,
+    ) -> list[Hit]:
+        """Nearest points by cosine similarity among those the filters let through."""
+
+    def count(self, filters: SearchFilters | None = None) -> int:
+        """How many points pass the filters (all points when None)."""
+
+    def optimize(self) -> None:
+        """Build the search structures (HNSW) for what was written; may take long."""
+
+    def flush(self) -> None:
+        """Make written points durable."""
+
+    def close(self) -> None:
+        """Release files and connections."""
+
+
+def stored_point(point_id: Any, payload: Any, vectors: Any, name: str | None) -> StoredPoint:
+    """A StoredPoint from a backend record, keeping only the named vector asked for."""
+    vector = None
+    if name and isinstance(vectors, dict) and name in vectors:
+        vector = np.asarray(vectors[name], dtype=np.float32)
+    return StoredPoint(str(point_id), payload or {}, vector)

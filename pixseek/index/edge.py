@@ -1,0 +1,178 @@
+"""The embedded index: a Qdrant Edge shard in the data directory, in this process.
+
+Edge holds the GIL for the whole of each call, and optimize() (the HNSW build) can take minutes
+on large libraries; callers decide when to run it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import qdrant_edge as qe
+
+from pixseek.errors import DataDirLockedError, IndexBackendError
+from pixseek.index.base import (
+    PAYLOAD_INDEXES,
+    Hit,
+    IndexPoint,
+    SearchFilters,
+    StoredPoint,
+    stored_point,
+)
+from pixseek.index.conditions import Condition, to_clauses
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILE = "edge_config.json"
+SCHEMA_TYPES = {
+    "datetime": qe.PayloadSchemaType.Datetime,
+    "keyword": qe.PayloadSchemaType.Keyword,
+    "integer": qe.PayloadSchemaType.Integer,
+    "geo": qe.PayloadSchemaType.Geo,
+}
+
+
+class EdgeIndex:
+    """VectorIndex on a Qdrant Edge shard. The shard is created by the first ensure_vector."""
+
+    def __init__(self, path: Path, hnsw_ef: int | None = None) -> None:
+        self.path = path
+        self.hnsw_ef = hnsw_ef
+        self._shard: qe.EdgeShard | None = None
+        if (path / CONFIG_FILE).exists():
+            self._shard = _open(lambda: qe.EdgeShard.load(str(path)), path)
+
+    def ensure_vector(self, name: str, dim: int) -> None:
+        existing = self.vector_names()
+        if existing.get(name) == dim:
+            return
+        if name in existing:
+            raise IndexBackendError(
+                f"the index holds vector {name!r} of size {existing[name]}, not {dim}"
+            )
+        if self._shard is None:
+            params = qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)
+            config = qe.EdgeConfig(vectors={name: params})
+            self._shard = _open(lambda: qe.EdgeShard.create(str(self.path), config), self.path)
+            self._create_payload_indexes()
+        else:
+            self._shard.update(
+                qe.UpdateOperation.create_dense_vector(name, dim, qe.Distance.Cosine)
+            )
+
+    def vector_names(self) -> dict[str, int]:
+        config_file = self.path / CONFIG_FILE
+        if self._shard is None or not config_file.exists():
+            return {}
+        vectors = json.loads(config_file.read_text()).get("vectors", {})
+        return {name: int(params["size"]) for name, params in vectors.items()}
+
+    def upsert(self, points: Sequence[IndexPoint]) -> None:
+        if not points:
+            return
+        edge_points = [
+            qe.Point(p.id, {n: v.tolist() for n, v in p.vectors.items()}, p.payload) for p in points
+        ]
+        self._require().update(qe.UpdateOperation.upsert_points(edge_points))
+
+    def set_payload(self, point_id: str, payload: dict[str, Any]) -> None:
+        self._require().update(qe.UpdateOperation.set_payload([point_id], payload))
+
+    def delete(self, point_ids: Sequence[str]) -> None:
+        if point_ids and self._shard is not None:
+            self._shard.update(qe.UpdateOperation.delete_points(list(point_ids)))
+
+    def retrieve(self, point_ids: Sequence[str], vector: str | None = None) -> list[StoredPoint]:
+        if not point_ids or self._shard is None:
+            return []
+        with_vector: bool | list[str] = [vector] if vector else False
+        records = self._shard.retrieve(list(point_ids), True, with_vector)
+        return [stored_point(r.id, r.payload, r.vector, vector) for r in records]
+
+    def search(
+        self,
+        vector_name: str,
+        vector: np.ndarray,
+        filters: SearchFilters,
+        limit: int,
+        offset: int = 0,
+        score_threshold: float | None = None,
+    ) -> list[Hit]:
+        if self._shard is None:
+            return []
+        request = qe.QueryRequest(
+            limit=limit,
+            offset=offset,
+            query=qe.Query.Nearest(vector.astype(np.float32).tolist(), using=vector_name),
+            filter=edge_filter(filters),
+            with_payload=True,
+            score_threshold=score_threshold,
+            params=qe.SearchParams(hnsw_ef=self.hnsw_ef) if self.hnsw_ef else None,
+        )
+        return [Hit(str(p.id), float(p.score), p.payload or {}) for p in self._shard.query(request)]
+
+    def count(self, filters: SearchFilters | None = None) -> int:
+        if self._shard is None:
+            return 0
+        return int(self._shard.count(qe.CountRequest(exact=True, filter=edge_filter(filters))))
+
+    def optimize(self) -> None:
+        if self._shard is not None:
+            self._shard.optimize()
+
+    def flush(self) -> None:
+        if self._shard is not None:
+            self._shard.flush()
+
+    def close(self) -> None:
+        if self._shard is not None:
+            self._shard.flush()
+            self._shard.close()
+            self._shard = None
+
+    def _require(self) -> qe.EdgeShard:
+        if self._shard is None:
+            raise IndexBackendError("the index has no vectors yet; call ensure_vector first")
+        return self._shard
+
+    def _create_payload_indexes(self) -> None:
+        shard = self._require()
+        for field_name, kind in PAYLOAD_INDEXES.items():
+            shard.update(qe.UpdateOperation.create_field_index(field_name, SCHEMA_TYPES[kind]))
+
+
+def edge_filter(filters: SearchFilters | None) -> qe.Filter | None:
+    """SearchFilters as a Qdrant Edge filter (None when nothing filters)."""
+    if filters is None or filters.is_empty():
+        return None
+    clauses = to_clauses(filters)
+    return qe.Filter(
+        must=[_edge_condition(c) for c in clauses.must] or None,
+        must_not=[_edge_condition(c) for c in clauses.must_not] or None,
+    )
+
+
+def _edge_condition(condition: Condition) -> Any:
+    if condition.kind == "any":
+        return qe.FieldCondition(condition.key, match=qe.MatchAny(list(condition.values)))
+    if condition.kind == "datetime":
+        return qe.FieldCondition(
+            condition.key, range=qe.RangeDateTime(gte=condition.gte, lt=condition.lt)
+        )
+    if condition.kind == "is_empty":
+        return qe.IsEmptyCondition(condition.key)
+    return qe.HasIdCondition(set(condition.values))
+
+
+def _open(opener: Any, path: Path) -> qe.EdgeShard:
+    try:
+        return opener()
+    except Exception as exc:  # Edge raises plain Exception for every failure
+        if "WouldBlock" in str(exc):
+            raise DataDirLockedError(f"the index at {path} is open in another process") from exc
+        raise IndexBackendError(f"cannot open the index at {path}: {exc}") from exc

@@ -1,0 +1,247 @@
+"""Indexing library folders: scan, skip what is unchanged, decode, embed in batches, upsert.
+
+Order matters for crash safety: the index is written before the catalog, and point ids come from
+content hashes, so a run that dies halfway is finished by the next one without duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from PIL import Image
+
+from embed import Embedder, ImageDecodeError
+from embed.decode import decode_rgb, open_image
+from pixseek.catalog import Catalog, FileRecord, FileState
+from pixseek.index.base import IndexPoint, VectorIndex
+from pixseek.metadata import PhotoMetadata, read_metadata
+from pixseek.photos import build_payload, file_sha256, path_fields, point_id
+from pixseek.scan import resolve_roots, scan
+from pixseek.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[int, int], None]
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass
+class IndexReport:
+    """What an indexing run did. failed holds (path, reason) pairs."""
+
+    indexed: int = 0
+    embedded: int = 0
+    duplicates: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "indexed": self.indexed,
+            "embedded": self.embedded,
+            "duplicates": self.duplicates,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "failed": [{"path": path, "reason": reason} for path, reason in self.failed],
+            "seconds": round(self.seconds, 3),
+            "images_per_second": round(self.embedded / self.seconds, 2) if self.seconds else 0.0,
+        }
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A decoded image, ready for the model."""
+
+    state: FileState
+    sha256: str
+    meta: PhotoMetadata
+    image: Image.Image
+
+
+@dataclass(frozen=True)
+class Known:
+    """A file whose content already has a point: only its path needs recording."""
+
+    state: FileState
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Failed:
+    state: FileState
+    sha256: str | None
+    reason: str
+
+
+class Indexer:
+    """Indexes library folders into the index, keeping the catalog in step."""
+
+    def __init__(
+        self, settings: Settings, embedder: Embedder, index: VectorIndex, catalog: Catalog
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.index = index
+        self.catalog = catalog
+        self.model_id = embedder.model_id
+        self._known_shas: set[str] = set()
+        self._records: dict[str, FileRecord] = {}
+
+    def run(self, paths: Iterable[str], progress: ProgressFn | None = None) -> IndexReport:
+        """Bring the index in line with the image files under paths."""
+        started = time.monotonic()
+        roots = resolve_roots(paths)
+        report = IndexReport()
+        states = scan(roots, skip=self.settings.data_dir)
+        self._records = self.catalog.records_under(roots)
+        self._remove_missing(states, report)
+        todo = self._changed(states, report)
+        if todo:
+            self.index.ensure_vector(self.model_id, self.embedder.dim)
+            self._known_shas = self.catalog.shas_indexed_with(self.model_id)
+            self._process(todo, report, progress or (lambda done, total: None))
+        self.index.flush()
+        if report.embedded:
+            self.index.optimize()
+        report.seconds = time.monotonic() - started
+        return report
+
+    def _remove_missing(self, states: Sequence[FileState], report: IndexReport) -> None:
+        present = {state.path for state in states}
+        gone = sorted(path for path in self._records if path not in present)
+        by_sha: dict[str, set[str]] = defaultdict(set)
+        for path in gone:
+            sha = self._records[path].sha256
+            if sha and self._records[path].status == "indexed":
+                by_sha[sha].add(path)
+        for sha, paths in by_sha.items():
+            self._set_paths(sha, [p for p in self.catalog.paths_for(sha) if p not in paths])
+        self.catalog.remove(gone)
+        report.removed = len(gone)
+
+    def _changed(self, states: Sequence[FileState], report: IndexReport) -> list[FileState]:
+        todo = []
+        for state in states:
+            record = self._records.get(state.path)
+            if record is not None and record.is_current(state, self.model_id):
+                report.unchanged += 1
+            else:
+                todo.append(state)
+        return todo
+
+    def _process(self, todo: list[FileState], report: IndexReport, progress: ProgressFn) -> None:
+        batch: list[Prepared] = []
+        with ThreadPoolExecutor(self.settings.decode_threads, "pixseek-decode") as pool:
+            window = 2 * self.settings.batch_size
+            for done, item in enumerate(bounded_map(pool, self._prepare, todo, window), 1):
+                if isinstance(item, Prepared):
+                    batch.append(item)
+                    if len(batch) >= self.settings.batch_size:
+                        self._embed(batch, report)
+                        batch = []
+                elif isinstance(item, Known):
+                    self._attach(item, report)
+                else:
+                    self._fail(item, report)
+                progress(done, len(todo))
+            self._embed(batch, report)
+
+    def _prepare(self, state: FileState) -> Prepared | Known | Failed:
+        """Runs in a decode thread: hash, then decode only content not indexed yet."""
+        try:
+            sha = file_sha256(state.path)
+        except OSError as exc:
+            return Failed(state, None, f"cannot read file: {exc.strerror or exc}")
+        if sha in self._known_shas:
+            return Known(state, sha)
+        try:
+            image = open_image(state.path, self.settings.max_image_pixels)
+            meta = read_metadata(image, state.mtime_ns / 1e9)
+            rgb = decode_rgb(image, min_side=self.embedder.image_size)
+        except ImageDecodeError as exc:
+            return Failed(state, sha, str(exc))
+        except Exception as exc:  # a bad file must never stop the run; keep the reason
+            log.exception("unexpected error decoding %s", state.path)
+            return Failed(state, sha, f"unexpected error: {type(exc).__name__}: {exc}")
+        return Prepared(state, sha, meta, rgb)
+
+    def _embed(self, batch: list[Prepared], report: IndexReport) -> None:
+        if not batch:
+            return
+        vectors = self.embedder.embed_images([item.image for item in batch])
+        by_sha: dict[str, list[int]] = defaultdict(list)
+        for position, item in enumerate(batch):
+            by_sha[item.sha256].append(position)
+        points = [
+            self._point(sha, [batch[i] for i in rows], vectors[rows[0]])
+            for sha, rows in by_sha.items()
+        ]
+        for item in batch:
+            self._detach_old_content(item.state.path, item.sha256)
+        self.index.upsert(points)
+        self.catalog.mark_indexed([(item.state, item.sha256) for item in batch], self.model_id)
+        self._known_shas.update(by_sha)
+        report.embedded += len(batch)
+        report.indexed += len(batch)
+
+    def _point(self, sha: str, items: list[Prepared], vector: Any) -> IndexPoint:
+        paths = sorted(set(self.catalog.paths_for(sha)) | {item.state.path for item in items})
+        first = items[0]
+        payload = build_payload(sha, paths, first.state.size, first.meta)
+        payload["model"] = self.model_id
+        return IndexPoint(point_id(sha), {self.model_id: vector}, payload)
+
+    def _attach(self, item: Known, report: IndexReport) -> None:
+        previous = self._records.get(item.state.path)
+        self._detach_old_content(item.state.path, item.sha256)
+        paths = sorted(set(self.catalog.paths_for(item.sha256)) | {item.state.path})
+        self.index.set_payload(point_id(item.sha256), path_fields(paths))
+        self.catalog.mark_indexed([(item.state, item.sha256)], self.model_id)
+        if previous is not None and previous.sha256 == item.sha256:
+            report.unchanged += 1  # touched, same content
+        else:
+            report.duplicates += 1
+            report.indexed += 1
+
+    def _fail(self, item: Failed, report: IndexReport) -> None:
+        log.info("failed: %s: %s", item.state.path, item.reason)
+        self._detach_old_content(item.state.path, None)
+        self.catalog.mark_failed(item.state, item.sha256, item.reason)
+        report.failed.append((item.state.path, item.reason))
+
+    def _detach_old_content(self, path: str, new_sha: str | None) -> None:
+        """A file whose content changed no longer belongs to its old point."""
+        record = self._records.get(path)
+        if record is None or record.status != "indexed" or not record.sha256:
+            return
+        if record.sha256 != new_sha:
+            remaining = [p for p in self.catalog.paths_for(record.sha256) if p != path]
+            self._set_paths(record.sha256, remaining)
+
+    def _set_paths(self, sha: str, paths: list[str]) -> None:
+        if paths:
+            self.index.set_payload(point_id(sha), path_fields(paths))
+        else:
+            self.index.delete([point_id(sha)])
+
+
+def bounded_map(
+    pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T], window: int
+) -> Iterator[R]:
+    """pool.map in order, with at most window items in flight (decoded images take memory)."""
+    pending: deque[Future[R]] = deque()
+    for item in items:
+        pending.append(pool.submit(fn, item))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()

@@ -1,0 +1,85 @@
+"""One settings object from PIXSEEK_ environment variables and CLI flags, validated once."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from embed import DEFAULT_MODEL, ModelSpec, ModelSpecError, parse_model_spec
+from embed.decode import DEFAULT_MAX_PIXELS
+from pixseek.errors import SettingsError
+
+
+def default_data_dir() -> Path:
+    """$XDG_DATA_HOME/pixseek, else ~/.local/share/pixseek."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "pixseek"
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Each entry point builds one and passes it down."""
+
+    model_config = SettingsConfigDict(env_prefix="PIXSEEK_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    model: str = DEFAULT_MODEL
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    model_cache_dir: Path | None = None
+    batch_size: int = Field(default=32, ge=1, le=1024)
+    decode_threads: int = Field(default=1, ge=1, le=64)
+    max_image_pixels: int = Field(default=DEFAULT_MAX_PIXELS, ge=1)
+    qdrant_url: str | None = None
+    qdrant_api_key: SecretStr | None = None
+    qdrant_collection: str = Field(default="pixseek", min_length=1)
+    hnsw_ef: int = Field(default=128, ge=4, le=4096)
+
+    @field_validator("model")
+    @classmethod
+    def _model_spec_parses(cls, value: str) -> str:
+        try:
+            parse_model_spec(value)
+        except ModelSpecError as exc:
+            raise ValueError(str(exc)) from exc
+        return value.strip()
+
+    @field_validator("data_dir", "model_cache_dir")
+    @classmethod
+    def _expand_user(cls, value: Path | None) -> Path | None:
+        return value.expanduser().resolve() if value is not None else None
+
+    @property
+    def model_spec(self) -> ModelSpec:
+        return parse_model_spec(self.model)
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.data_dir / "catalog.sqlite3"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with explicit values (e.g. CLI flags) taking precedence.
+
+    Raises SettingsError naming each bad setting and why.
+    """
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from exc
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        name = "PIXSEEK_" + "_".join(str(part) for part in error["loc"]).upper()
+        problems.append(f"{name}: {error['msg']}")
+    return "invalid settings: " + "; ".join(problems)

@@ -1,0 +1,134 @@
+"""Real image files for tests: textured pictures with real EXIF, written by Pillow.
+
+Every picture is distinct (a seeded mix of gradients, blocks and noise), so a tiny random model
+still tells them apart, and each can carry EXIF orientation, capture date, camera, lens and GPS.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+EXIF_IFD = 0x8769
+GPS_IFD = 0x8825
+TAG_ORIENTATION = 0x0112
+TAG_MAKE = 0x010F
+TAG_MODEL = 0x0110
+TAG_DATETIME_ORIGINAL = 0x9003
+TAG_OFFSET_TIME_ORIGINAL = 0x9011
+TAG_LENS_MODEL = 0xA434
+
+
+@dataclass
+class ExifSpec:
+    """What to write into a picture's EXIF; None leaves a tag out."""
+
+    orientation: int | None = None
+    taken: str | None = None  # "YYYY:MM:DD HH:MM:SS", EXIF's own format
+    offset: str | None = None  # "+02:00"
+    make: str | None = None
+    model: str | None = None
+    lens: str | None = None
+    gps: tuple[float, float] | None = None  # decimal lat, lon
+    extra: dict[int, object] = field(default_factory=dict)
+
+
+def textured_rgb(seed: int, size: tuple[int, int] = (96, 64)) -> Image.Image:
+    """A distinct picture per seed: two gradients, random blocks and noise."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    base = np.stack(
+        [
+            (xs / max(width - 1, 1)) * rng.uniform(0, 255),
+            (ys / max(height - 1, 1)) * rng.uniform(0, 255),
+            ((xs + ys) / max(width + height - 2, 1)) * rng.uniform(0, 255),
+        ],
+        axis=-1,
+    )
+    for _ in range(6):
+        x0, y0 = rng.integers(0, width), rng.integers(0, height)
+        x1, y1 = x0 + rng.integers(4, max(5, width // 2)), y0 + rng.integers(4, max(5, height // 2))
+        base[y0:y1, x0:x1] = rng.uniform(0, 255, size=3)
+    base += rng.normal(0, 12, size=base.shape)
+    return Image.fromarray(np.clip(base, 0, 255).astype(np.uint8), "RGB")
+
+
+def marker_rgb(size: tuple[int, int] = (60, 40)) -> Image.Image:
+    """White picture with a red block in the top-left corner: shows where orientation put it."""
+    image = Image.new("RGB", size, "white")
+    image.paste((255, 0, 0), (0, 0, size[0] // 3, size[1] // 3))
+    return image
+
+
+def _dms(value: float) -> tuple[float, float, float]:
+    value = abs(value)
+    degrees = int(value)
+    minutes = int((value - degrees) * 60)
+    seconds = round(((value - degrees) * 60 - minutes) * 60, 4)
+    return (float(degrees), float(minutes), seconds)
+
+
+def build_exif(spec: ExifSpec) -> Image.Exif:
+    """An Exif block holding what spec names."""
+    exif = Image.Exif()
+    if spec.orientation is not None:
+        exif[TAG_ORIENTATION] = spec.orientation
+    if spec.make is not None:
+        exif[TAG_MAKE] = spec.make
+    if spec.model is not None:
+        exif[TAG_MODEL] = spec.model
+    sub = exif.get_ifd(EXIF_IFD)
+    if spec.taken is not None:
+        sub[TAG_DATETIME_ORIGINAL] = spec.taken
+    if spec.offset is not None:
+        sub[TAG_OFFSET_TIME_ORIGINAL] = spec.offset
+    if spec.lens is not None:
+        sub[TAG_LENS_MODEL] = spec.lens
+    sub.update(spec.extra)
+    if spec.gps is not None:
+        lat, lon = spec.gps
+        gps = exif.get_ifd(GPS_IFD)
+        gps.update(
+            {1: "N" if lat >= 0 else "S", 2: _dms(lat), 3: "E" if lon >= 0 else "W", 4: _dms(lon)}
+        )
+    return exif
+
+
+def write_image(
+    path: Path,
+    image: Image.Image,
+    exif: ExifSpec | None = None,
+    quality: int = 90,
+) -> Path:
+    """Save image at path in the format its suffix names, with EXIF where the format holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    kwargs: dict[str, object] = {}
+    if exif is not None:
+        kwargs["exif"] = build_exif(exif).tobytes()
+    if path.suffix.lower() in {".jpg", ".jpeg", ".webp"}:
+        kwargs["quality"] = quality
+    image.save(path, **kwargs)
+    return path
+
+
+def write_corrupt(path: Path, kind: str) -> Path:
+    """A file with an image suffix that no decoder can read, in one of three ways."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "truncated":
+        good = path.with_suffix(".tmp.jpg")
+        write_image(good, textured_rgb(99, (200, 150)))
+        data = good.read_bytes()
+        good.unlink()
+        path.write_bytes(data[: len(data) // 3])
+    elif kind == "garbage":
+        path.write_bytes(random.Random(7).randbytes(4096))
+    elif kind == "empty":
+        path.write_bytes(b"")
+    else:
+        raise ValueError(kind)
+    return path

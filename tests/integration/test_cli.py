@@ -1,0 +1,208 @@
+"""End to end: the real `pixseek` command on a generated library of ~300 real image files."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pixseek.lock import DataDirLock
+from tests.integration.library import GeneratedLibrary, generate_library
+
+
+def pixseek(
+    data_dir: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "pixseek", "--data-dir", str(data_dir), *args]
+    environment = {
+        **os.environ,
+        "PIXSEEK_MODEL": "pixseek-tiny",
+        "PIXSEEK_DEVICE": "cpu",
+        **(env or {}),
+    }
+    return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=600)
+
+
+def as_json(result: subprocess.CompletedProcess[str]) -> Any:
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> GeneratedLibrary:
+    return generate_library(tmp_path_factory.mktemp("library"))
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="module")
+def first_run(library: GeneratedLibrary, data_dir: Path) -> dict[str, Any]:
+    return as_json(pixseek(data_dir, "index", str(library.root), "--json"))
+
+
+def test_indexes_every_valid_image_and_reports_each_corrupt_one(
+    first_run: dict[str, Any], library: GeneratedLibrary
+) -> None:
+    assert first_run["indexed"] == first_run["embedded"] == len(library.photos) == 297
+    failed = {item["path"]: item["reason"] for item in first_run["failed"]}
+    assert set(failed) == {str(p) for p in library.corrupt}
+    assert all(reason.strip() for reason in failed.values())
+
+
+def test_search_by_an_indexed_image_lists_it_first(
+    first_run: dict[str, Any], library: GeneratedLibrary, data_dir: Path
+) -> None:
+    for photo in library.photos[::75]:
+        results = as_json(
+            pixseek(data_dir, "search", "--image", str(photo.path), "--json", "--limit", "5")
+        )
+        assert results[0]["path"] == str(photo.path)
+        assert results[0]["score"] >= 0.99
+        assert {"id", "path", "score", "payload"} <= set(results[0])
+
+
+def test_a_second_run_embeds_nothing(
+    first_run: dict[str, Any], library: GeneratedLibrary, data_dir: Path
+) -> None:
+    second = as_json(pixseek(data_dir, "index", str(library.root), "--json"))
+    assert second["embedded"] == 0 and second["indexed"] == 0
+    assert second["unchanged"] == len(library.photos)
+    assert len(second["failed"]) == len(library.corrupt)
+
+
+def test_camera_filter_returns_exactly_that_camera(
+    first_run: dict[str, Any], library: GeneratedLibrary, data_dir: Path
+) -> None:
+    expected = {str(p.path) for p in library.photos if p.camera and p.camera[0] == "Canon"}
+    results = as_json(
+        pixseek(data_dir, "search", "a photo", "--camera", "Canon", "--limit", "1000", "--json")
+    )
+    assert {r["path"] for r in results} == expected
+    by_model = as_json(
+        pixseek(data_dir, "search", "a photo", "--camera", "iphone 12", "--limit", "1000", "--json")
+    )
+    assert {r["payload"]["camera_model"] for r in by_model} == {"iPhone 12"}
+
+
+def test_date_filter_returns_exactly_the_photos_taken_in_range(
+    first_run: dict[str, Any], library: GeneratedLibrary, data_dir: Path
+) -> None:
+    expected = {
+        str(p.path)
+        for p in library.photos
+        if p.taken and "2020-03-01" <= p.taken[:10] <= "2020-08-31"
+    }
+    assert expected
+    args = [
+        "search",
+        "sky",
+        "--after",
+        "2020-03-01",
+        "--before",
+        "2020-08-31",
+        "--limit",
+        "1000",
+        "--json",
+    ]
+    results = as_json(pixseek(data_dir, *args))
+    assert {r["path"] for r in results} == expected
+
+
+def test_like_finds_other_photos_and_leaves_the_example_out(
+    first_run: dict[str, Any], library: GeneratedLibrary, data_dir: Path
+) -> None:
+    example = as_json(
+        pixseek(
+            data_dir, "search", "--image", str(library.photos[10].path), "--json", "--limit", "1"
+        )
+    )[0]
+    similar = as_json(
+        pixseek(data_dir, "search", "--like", example["id"], "--json", "--limit", "5")
+    )
+    assert len(similar) == 5
+    assert example["id"] not in {r["id"] for r in similar}
+
+
+def test_stats_counts_points_and_failures(
+    first_run: dict[str, Any], library: GeneratedLibrary, data_dir: Path
+) -> None:
+    stats = as_json(pixseek(data_dir, "stats", "--json"))
+    assert stats["points"] == stats["files_indexed"] == len(library.photos)
+    assert stats["files_failed"] == len(library.corrupt)
+    assert stats["model_id"] == "pixseek-tiny--none"
+
+
+def test_a_deleted_file_leaves_the_index(tmp_path: Path, library: GeneratedLibrary) -> None:
+    small = tmp_path / "small"
+    for photo in library.photos[:8]:
+        shutil.copy2(
+            photo.path,
+            small / photo.path.name if small.exists() else _mkdir(small) / photo.path.name,
+        )
+    data = tmp_path / "data"
+    as_json(pixseek(data, "index", str(small), "--json"))
+    doomed = small / library.photos[3].path.name
+    kept_copy = shutil.copy2(doomed, tmp_path / doomed.name)
+    doomed.unlink()
+    report = as_json(pixseek(data, "index", str(small), "--json"))
+    assert report["removed"] == 1 and report["embedded"] == 0
+    results = as_json(pixseek(data, "search", "--image", str(kept_copy), "--json", "--limit", "20"))
+    assert str(doomed) not in {r["path"] for r in results}
+    assert len(results) == 7
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def test_a_locked_data_dir_says_who_holds_it(tmp_path: Path) -> None:
+    with DataDirLock(tmp_path):
+        result = pixseek(tmp_path, "stats")
+    assert result.returncode == 1
+    assert f"process {os.getpid()}" in result.stderr and "PIXSEEK_DATA_DIR" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_weights_that_cannot_be_downloaded_say_how_to_use_a_local_file(tmp_path: Path) -> None:
+    env = {
+        "PIXSEEK_MODEL": "ViT-B-32:laion2b_s34b_b79k",
+        "HF_HUB_OFFLINE": "1",
+        "HF_HOME": str(tmp_path / "hf"),
+    }
+    result = pixseek(tmp_path / "data", "search", "a red bicycle", env=env)
+    assert result.returncode == 1
+    assert "PIXSEEK_MODEL=ViT-B-32:/path/to/open_clip_pytorch_model.bin" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["search"], "give a text, an image or a photo id"),
+        (["search", "x", "--after", "last tuesday"], "--after 'last tuesday' is not a date"),
+        (["search", "beach -"], "a query term is empty"),
+        (["search", "--like", "0c0ffee0-0000-0000-0000-000000000000"], "no indexed photo with id"),
+        (["index", "/no/such/folder"], "no such file or folder"),
+    ],
+)
+def test_usage_errors_exit_2_with_a_message(tmp_path: Path, args: list[str], message: str) -> None:
+    result = pixseek(tmp_path, *args)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unknown_model_is_a_settings_error(tmp_path: Path) -> None:
+    result = pixseek(tmp_path, "stats", env={"PIXSEEK_MODEL": "ViT-B-32"})
+    assert result.returncode == 2
+    assert "PIXSEEK_MODEL" in result.stderr and "does not say which weights" in result.stderr

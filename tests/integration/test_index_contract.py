@@ -1,0 +1,205 @@
+"""One contract, every backend: Qdrant Edge, qdrant-client local mode, and a real Qdrant server
+when PIXSEEK_TEST_QDRANT_URL names one."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pixseek.errors import IndexBackendError
+from pixseek.index.base import IndexPoint, SearchFilters, VectorIndex
+from pixseek.index.edge import EdgeIndex
+from pixseek.index.server import QdrantServerIndex
+
+DIM = 8
+VECTOR = "model-a"
+Opener = Callable[[], VectorIndex]
+
+
+def _edge(tmp_path: Path) -> Opener:
+    return lambda: EdgeIndex(tmp_path / "edge")
+
+
+def _local(tmp_path: Path) -> Opener:
+    from qdrant_client import QdrantClient
+
+    return lambda: QdrantServerIndex(QdrantClient(path=str(tmp_path / "local")), "photos")
+
+
+def _server(tmp_path: Path) -> Opener:
+    from qdrant_client import QdrantClient
+
+    url = os.environ.get("PIXSEEK_TEST_QDRANT_URL")
+    if not url:
+        pytest.skip("set PIXSEEK_TEST_QDRANT_URL to run the contract against a Qdrant server")
+    collection = f"pixseek-test-{uuid.uuid4().hex[:8]}"
+    return lambda: QdrantServerIndex(QdrantClient(url=url), collection)
+
+
+@pytest.fixture(
+    params=[_edge, _local, pytest.param(_server, marks=pytest.mark.qdrant_server)],
+    ids=["edge", "qdrant-local", "qdrant-server"],
+)
+def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
+    return request.param(tmp_path)
+
+
+@pytest.fixture
+def index(opener: Opener) -> Iterator[VectorIndex]:
+    idx = opener()
+    yield idx
+    if isinstance(idx, QdrantServerIndex) and os.environ.get("PIXSEEK_TEST_QDRANT_URL"):
+        idx.client.delete_collection(idx.collection)
+    idx.close()
+
+
+def unit(seed: int) -> np.ndarray:
+    vector = np.random.default_rng(seed).normal(size=DIM).astype(np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def photo(seed: int, **payload: object) -> IndexPoint:
+    base = {
+        "taken_at": None, "camera_keys": [], "folders": [], "format": "jpeg",
+        "shape": "landscape", "gps": None, "paths": [f"/lib/{seed}.jpg"],
+    }  # fmt: skip
+    base.update(payload)
+    return IndexPoint(str(uuid.uuid5(uuid.NAMESPACE_OID, str(seed))), {VECTOR: unit(seed)}, base)
+
+
+def ids(hits: list) -> set[str]:
+    return {h.id for h in hits}
+
+
+def test_an_empty_index_answers_with_nothing(index: VectorIndex) -> None:
+    assert index.vector_names() == {}
+    assert index.count() == 0
+    assert index.search(VECTOR, unit(0), SearchFilters(), limit=5) == []
+    assert index.retrieve([photo(0).id]) == []
+
+
+def test_ensure_vector_is_idempotent_and_refuses_another_size(index: VectorIndex) -> None:
+    index.ensure_vector(VECTOR, DIM)
+    index.ensure_vector(VECTOR, DIM)
+    assert index.vector_names() == {VECTOR: DIM}
+    with pytest.raises(IndexBackendError):
+        index.ensure_vector(VECTOR, DIM + 1)
+
+
+def test_upsert_then_retrieve_and_search_nearest_first(index: VectorIndex) -> None:
+    index.ensure_vector(VECTOR, DIM)
+    points = [photo(seed) for seed in range(20)]
+    index.upsert(points)
+    assert index.count() == 20
+    hits = index.search(VECTOR, unit(7), SearchFilters(), limit=5)
+    assert hits[0].id == points[7].id
+    assert hits[0].score == pytest.approx(1.0, abs=1e-4)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert hits[0].payload["paths"] == ["/lib/7.jpg"]
+    stored = index.retrieve([points[3].id, str(uuid.uuid4())], vector=VECTOR)
+    assert [s.id for s in stored] == [points[3].id]
+    assert stored[0].vector is not None
+    np.testing.assert_allclose(stored[0].vector, unit(3), atol=1e-5)
+
+
+def test_upserting_the_same_id_twice_keeps_one_point(index: VectorIndex) -> None:
+    index.ensure_vector(VECTOR, DIM)
+    index.upsert([photo(1, format="png")])
+    index.upsert([photo(1, format="webp")])
+    assert index.count() == 1
+    assert index.retrieve([photo(1).id])[0].payload["format"] == "webp"
+
+
+def test_limit_offset_and_score_threshold(index: VectorIndex) -> None:
+    index.ensure_vector(VECTOR, DIM)
+    index.upsert([photo(seed) for seed in range(10)])
+    first = index.search(VECTOR, unit(2), SearchFilters(), limit=4)
+    second = index.search(VECTOR, unit(2), SearchFilters(), limit=4, offset=2)
+    assert [h.id for h in second[:2]] == [h.id for h in first[2:]]
+    above = index.search(VECTOR, unit(2), SearchFilters(), limit=10, score_threshold=0.999)
+    assert [h.id for h in above] == [photo(2).id]
+
+
+def _library(index: VectorIndex) -> dict[str, IndexPoint]:
+    index.ensure_vector(VECTOR, DIM)
+    points = {
+        "june_canon": photo(1, taken_at="2021-06-01T10:00:00", camera_keys=["canon", "canon eos 5d"],
+                            folders=["/", "/lib", "/lib/trips"], gps={"lat": 48.8, "lon": 2.3}),
+        "july_apple": photo(2, taken_at="2021-07-15T08:00:00", camera_keys=["apple", "iphone 12"],
+                            folders=["/", "/lib", "/lib/home"], format="png", shape="portrait"),
+        "midnight": photo(3, taken_at="2021-07-01T00:00:00", camera_keys=["canon"],
+                          folders=["/", "/lib", "/lib/trips", "/lib/trips/paris"], format="webp"),
+        "undated": photo(4, folders=["/", "/other"], shape="square"),
+    }  # fmt: skip
+    index.upsert(list(points.values()))
+    return points
+
+
+def _matching(index: VectorIndex, filters: SearchFilters) -> set[str]:
+    return ids(index.search(VECTOR, unit(0), filters, limit=50))
+
+
+def test_date_range_is_inclusive_from_and_exclusive_until(index: VectorIndex) -> None:
+    p = _library(index)
+    june = SearchFilters(taken_from="2021-06-01T00:00:00", taken_until="2021-07-01T00:00:00")
+    assert _matching(index, june) == {p["june_canon"].id}
+    july = SearchFilters(taken_from="2021-07-01T00:00:00")
+    assert _matching(index, july) == {p["july_apple"].id, p["midnight"].id}
+    assert index.count(june) == 1
+
+
+def test_keyword_filters_match_any_value_and_combine_with_and(index: VectorIndex) -> None:
+    p = _library(index)
+    assert _matching(index, SearchFilters(cameras=("canon",))) == {
+        p["june_canon"].id,
+        p["midnight"].id,
+    }
+    assert _matching(index, SearchFilters(cameras=("iphone 12", "canon eos 5d"))) == {
+        p["june_canon"].id, p["july_apple"].id}  # fmt: skip
+    assert _matching(index, SearchFilters(folders=("/lib/trips",))) == {
+        p["june_canon"].id, p["midnight"].id}  # fmt: skip
+    assert _matching(index, SearchFilters(formats=("png", "webp"))) == {
+        p["july_apple"].id, p["midnight"].id}  # fmt: skip
+    assert _matching(index, SearchFilters(shapes=("square",))) == {p["undated"].id}
+    both = SearchFilters(cameras=("canon",), formats=("jpeg",))
+    assert _matching(index, both) == {p["june_canon"].id}
+
+
+def test_location_and_excluded_ids(index: VectorIndex) -> None:
+    p = _library(index)
+    assert _matching(index, SearchFilters(has_location=True)) == {p["june_canon"].id}
+    assert p["june_canon"].id not in _matching(index, SearchFilters(has_location=False))
+    assert len(_matching(index, SearchFilters(has_location=False))) == 3
+    rest = _matching(index, SearchFilters(exclude_ids=(p["undated"].id,)))
+    assert rest == {p["june_canon"].id, p["july_apple"].id, p["midnight"].id}
+
+
+def test_set_payload_merges_and_delete_removes(index: VectorIndex) -> None:
+    p = _library(index)
+    index.set_payload(p["undated"].id, {"paths": ["/moved.jpg"], "format": "gif"})
+    payload = index.retrieve([p["undated"].id])[0].payload
+    assert payload["paths"] == ["/moved.jpg"] and payload["shape"] == "square"
+    assert _matching(index, SearchFilters(formats=("gif",))) == {p["undated"].id}
+    index.delete([p["undated"].id, str(uuid.uuid4())])
+    assert index.count() == 3
+    assert index.retrieve([p["undated"].id]) == []
+
+
+def test_points_survive_close_and_reopen(opener: Opener) -> None:
+    first = opener()
+    first.ensure_vector(VECTOR, DIM)
+    first.upsert([photo(seed) for seed in range(5)])
+    first.flush()
+    first.close()
+    again = opener()
+    try:
+        assert again.vector_names() == {VECTOR: DIM}
+        assert again.count() == 5
+        assert again.search(VECTOR, unit(4), SearchFilters(), limit=1)[0].id == photo(4).id
+    finally:
+        again.close()
