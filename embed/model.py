@@ -116,11 +116,14 @@ class Embedder:
         pretrained = self._pretrained_argument()
         if self.spec.is_random:
             _warn_random(self.spec)
-            torch.manual_seed(RANDOM_SEED)
         try:
-            model, _, preprocess = open_clip.create_model_and_transforms(
-                self.spec.architecture, pretrained=pretrained, cache_dir=self.cache_dir
-            )
+            # a private RNG stream: random weights are the same in every process, and the
+            # caller's global torch seed is left as it was
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(RANDOM_SEED)
+                model, _, preprocess = open_clip.create_model_and_transforms(
+                    self.spec.architecture, pretrained=pretrained, cache_dir=self.cache_dir
+                )
         except RuntimeError as exc:
             if "download" in str(exc).lower():
                 raise ModelUnavailableError(str(exc)) from exc

@@ -65,9 +65,8 @@ def offline_message(spec: ModelSpec, cfg: dict[str, Any]) -> str:
 
 def _source(cfg: dict[str, Any]) -> str:
     if cfg.get("hf_hub"):
-        repo = str(cfg["hf_hub"]).rstrip("/").rsplit("/", 1)[0] if "/" in cfg["hf_hub"] else ""
-        endpoint = os.environ.get("HF_ENDPOINT", HF_ENDPOINT_DEFAULT)
-        return f"{endpoint}/{repo or cfg['hf_hub']}"
+        repo = os.path.split(str(cfg["hf_hub"]))[0]  # "org/repo/" or "org/repo/file.bin"
+        return f"{os.environ.get('HF_ENDPOINT', HF_ENDPOINT_DEFAULT)}/{repo}"
     return str(cfg.get("url") or "the model's download address")
 
 

@@ -164,9 +164,9 @@ class Indexer:
         if sha in self._known_shas:
             return Known(state, sha)
         try:
-            image = open_image(state.path, self.settings.max_image_pixels)
-            meta = read_metadata(image, state.mtime_ns / 1e9)
-            rgb = decode_rgb(image, min_side=self.embedder.image_size)
+            with open_image(state.path, self.settings.max_image_pixels) as image:
+                meta = read_metadata(image, state.mtime_ns / 1e9)
+                rgb = decode_rgb(image, min_side=self.embedder.image_size)
         except ImageDecodeError as exc:
             return Failed(state, sha, str(exc))
         except Exception as exc:  # a bad file must never stop the run; keep the reason

@@ -95,8 +95,8 @@ def read_metadata(image: Image.Image, file_mtime: float) -> PhotoMetadata:
     exif = _exif_of(image)
     exif_ifd = _sub_ifd(exif, EXIF_IFD)
     orientation = _orientation(_tag(exif, TAG_ORIENTATION))
-    if orientation >= 5:  # 5..8 rotate by 90 degrees: the displayed picture is transposed
-        width, height = height, width
+    if orientation >= 5 and not _sized_upright(image):
+        width, height = height, width  # 5..8 rotate by 90 degrees: the picture is transposed
     taken_at, offset, source = _taken(exif, exif_ifd, file_mtime)
     return PhotoMetadata(
         width=width,
@@ -150,6 +150,11 @@ def _format_name(image: Image.Image) -> str:
     """Lower-case format name as Pillow reports it, "unknown" when it reports none."""
     name = (image.format or "unknown").lower()
     return _FORMAT_ALIASES.get(name, name)
+
+
+def _sized_upright(image: Image.Image) -> bool:
+    """Pillow's TIFF plugin applies the orientation itself, so its size is already upright."""
+    return image.format == "TIFF"
 
 
 def _orientation(value: object) -> int:

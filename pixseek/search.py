@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from PIL import Image
 
 from embed import Embedder
 from embed.decode import decode_rgb, open_image
@@ -95,12 +96,13 @@ def _text_vectors(terms: Sequence[QueryTerm], embedder: Embedder) -> np.ndarray:
 
 
 def _image_vectors(terms: Sequence[QueryTerm], embedder: Embedder) -> np.ndarray:
-    images = [
-        decode_rgb(open_image(t.value), min_side=embedder.image_size)
-        for t in terms
-        if t.kind == "image"
-    ]
+    images = [_decode(t.value, embedder.image_size) for t in terms if t.kind == "image"]
     return embedder.embed_images(images)
+
+
+def _decode(source: str | bytes | Path, min_side: int) -> Image.Image:
+    with open_image(source) as image:
+        return decode_rgb(image, min_side=min_side)
 
 
 def _photo_vectors(
@@ -109,8 +111,9 @@ def _photo_vectors(
     ids = [str(t.value) for t in terms if t.kind == "photo"]
     if not ids:
         return np.zeros((0, embedder.dim), dtype=np.float32)
-    found = {p.id: p.vector for p in index.retrieve(ids, vector=embedder.model_id)}
-    missing = [i for i in ids if found.get(i) is None]
+    stored = index.retrieve(ids, vector=embedder.model_id)
+    found = {p.id: p.vector for p in stored if p.vector is not None}
+    missing = [i for i in ids if i not in found]
     if missing:
         raise NotFoundError(f"no indexed photo with id {', '.join(missing)} (for this model)")
     return np.stack([found[i] for i in ids])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
@@ -150,6 +151,11 @@ def server_filter(filters: SearchFilters | None) -> models.Filter | None:
     )
 
 
+def _datetime(value: str | None) -> datetime | None:
+    # stored wall-clock times carry no offset; the server reads those as UTC, so bounds match
+    return datetime.fromisoformat(value).replace(tzinfo=timezone.utc) if value else None
+
+
 def _server_condition(condition: Condition) -> Any:
     if condition.kind == "any":
         return models.FieldCondition(
@@ -157,7 +163,8 @@ def _server_condition(condition: Condition) -> Any:
         )
     if condition.kind == "datetime":
         return models.FieldCondition(
-            key=condition.key, range=models.DatetimeRange(gte=condition.gte, lt=condition.lt)
+            key=condition.key,
+            range=models.DatetimeRange(gte=_datetime(condition.gte), lt=_datetime(condition.lt)),
         )
     if condition.kind == "is_empty":
         return models.IsEmptyCondition(is_empty=models.PayloadField(key=condition.key))

@@ -127,15 +127,32 @@ def test_limit_offset_and_score_threshold(index: VectorIndex) -> None:
 
 def _library(index: VectorIndex) -> dict[str, IndexPoint]:
     index.ensure_vector(VECTOR, DIM)
+    trips = ["/", "/lib", "/lib/trips"]
     points = {
-        "june_canon": photo(1, taken_at="2021-06-01T10:00:00", camera_keys=["canon", "canon eos 5d"],
-                            folders=["/", "/lib", "/lib/trips"], gps={"lat": 48.8, "lon": 2.3}),
-        "july_apple": photo(2, taken_at="2021-07-15T08:00:00", camera_keys=["apple", "iphone 12"],
-                            folders=["/", "/lib", "/lib/home"], format="png", shape="portrait"),
-        "midnight": photo(3, taken_at="2021-07-01T00:00:00", camera_keys=["canon"],
-                          folders=["/", "/lib", "/lib/trips", "/lib/trips/paris"], format="webp"),
+        "june_canon": photo(
+            1,
+            taken_at="2021-06-01T10:00:00",
+            camera_keys=["canon", "canon eos 5d"],
+            folders=trips,
+            gps={"lat": 48.8, "lon": 2.3},
+        ),
+        "july_apple": photo(
+            2,
+            taken_at="2021-07-15T08:00:00",
+            camera_keys=["apple", "iphone 12"],
+            folders=["/", "/lib", "/lib/home"],
+            format="png",
+            shape="portrait",
+        ),
+        "midnight": photo(
+            3,
+            taken_at="2021-07-01T00:00:00",
+            camera_keys=["canon"],
+            folders=[*trips, "/lib/trips/paris"],
+            format="webp",
+        ),
         "undated": photo(4, folders=["/", "/other"], shape="square"),
-    }  # fmt: skip
+    }
     index.upsert(list(points.values()))
     return points
 

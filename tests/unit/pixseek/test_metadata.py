@@ -182,6 +182,12 @@ def test_size_follows_orientation(
     assert meta.shape == shape
 
 
+def test_tiff_size_is_upright_once(tmp_path: Path) -> None:
+    # Pillow's TIFF plugin rotates by the orientation tag itself: no second swap here
+    meta = _read(_write(tmp_path, ExifSpec(orientation=6), "rotated.tif"))
+    assert (meta.format, meta.width, meta.height) == ("tiff", 40, 60)
+
+
 def test_square_shape(tmp_path: Path) -> None:
     path = write_image(tmp_path / "sq.png", textured_rgb(5, (32, 32)))
     assert _read(path).shape == "square"

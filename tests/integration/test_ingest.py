@@ -1,0 +1,151 @@
+"""The indexer on real files, the real Edge index and the tiny real model."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from embed import Embedder
+from pixseek.index.base import SearchFilters
+from pixseek.ingest import Indexer
+from pixseek.library import Library
+from pixseek.photos import file_sha256, point_id
+from pixseek.search import QueryTerm, SearchRequest, search
+from pixseek.settings import Settings
+from tests.imagegen import textured_rgb, write_image
+from tests.integration.library import generate_library
+
+
+@pytest.fixture
+def library(settings: Settings, tiny_embedder: Embedder) -> Iterator[Library]:
+    with Library(settings) as opened:
+        opened._embedder = tiny_embedder  # the session's model: loading it again adds nothing
+        yield opened
+
+
+def run(library: Library, *roots: Path) -> dict:
+    indexer = Indexer(library.settings, library.embedder, library.index, library.catalog)
+    return indexer.run([str(r) for r in roots]).as_dict()
+
+
+def paths_of(library: Library, path: Path) -> list[str]:
+    return library.index.retrieve([point_id(file_sha256(path))])[0].payload["paths"]
+
+
+def test_changed_content_is_embedded_again_and_the_old_point_goes(
+    tmp_path: Path, library: Library
+) -> None:
+    photo = write_image(tmp_path / "lib" / "a.jpg", textured_rgb(1))
+    write_image(tmp_path / "lib" / "b.jpg", textured_rgb(2))
+    run(library, tmp_path / "lib")
+    old_id = point_id(file_sha256(photo))
+    write_image(photo, textured_rgb(3))
+    os.utime(photo, ns=(time.time_ns(), time.time_ns() + 10**9))
+    report = run(library, tmp_path / "lib")
+    assert report["embedded"] == 1 and report["unchanged"] == 1
+    assert library.index.retrieve([old_id]) == []
+    assert library.index.count() == 2
+    hits = search(
+        SearchRequest((QueryTerm("image", photo),), limit=1), library.embedder, library.index
+    )
+    assert hits[0].path == str(photo) and hits[0].score > 0.99
+
+
+def test_copies_share_one_point_until_the_last_copy_goes(tmp_path: Path, library: Library) -> None:
+    first = write_image(tmp_path / "lib" / "one" / "a.png", textured_rgb(5))
+    second = tmp_path / "lib" / "two" / "a-copy.png"
+    second.parent.mkdir(parents=True)
+    shutil.copy(first, second)
+    assert run(library, tmp_path / "lib")["indexed"] == 2
+    assert library.index.count() == 1
+    assert paths_of(library, first) == [str(first), str(second)]
+    folder_two = SearchFilters(folders=(str(second.parent),))
+    assert library.index.count(folder_two) == 1
+
+    third = tmp_path / "lib" / "three.png"
+    shutil.copy(first, third)
+    report = run(library, tmp_path / "lib")
+    assert (report["duplicates"], report["embedded"]) == (1, 0)
+
+    second.unlink()
+    assert run(library, tmp_path / "lib")["removed"] == 1
+    assert paths_of(library, first) == [str(first), str(third)]
+    assert library.index.count(folder_two) == 0
+
+    first.unlink()
+    third.unlink()
+    run(library, tmp_path / "lib")
+    assert library.index.count() == 0
+
+
+def test_a_file_that_turns_corrupt_leaves_the_index(tmp_path: Path, library: Library) -> None:
+    photo = write_image(tmp_path / "lib" / "a.jpg", textured_rgb(8))
+    run(library, tmp_path / "lib")
+    photo.write_bytes(b"not a jpeg any more")
+    report = run(library, tmp_path / "lib")
+    assert [item["path"] for item in report["failed"]] == [str(photo)]
+    assert library.index.count() == 0
+
+
+def test_indexing_one_folder_leaves_other_folders_alone(tmp_path: Path, library: Library) -> None:
+    write_image(tmp_path / "a" / "1.jpg", textured_rgb(1))
+    write_image(tmp_path / "b" / "2.jpg", textured_rgb(2))
+    run(library, tmp_path / "a", tmp_path / "b")
+    report = run(library, tmp_path / "a")
+    assert report["removed"] == 0 and library.index.count() == 2
+
+
+def _indexed_rows(catalog: Path) -> int:
+    if not catalog.exists():
+        return 0
+    try:
+        with sqlite3.connect(catalog, timeout=1) as db:
+            return int(
+                db.execute("SELECT count(*) FROM files WHERE status='indexed'").fetchone()[0]
+            )
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_a_killed_import_resumes_without_loss_or_duplicates(tmp_path: Path) -> None:
+    lib = generate_library(tmp_path / "lib")
+    data = tmp_path / "data"
+    env = {
+        **os.environ,
+        "PIXSEEK_MODEL": "pixseek-tiny",
+        "PIXSEEK_DEVICE": "cpu",
+        "PIXSEEK_BATCH_SIZE": "2",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "pixseek",
+        "--data-dir",
+        str(data),
+        "index",
+        str(lib.root),
+        "--json",
+    ]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while _indexed_rows(data / "catalog.sqlite3") < 20 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    committed = _indexed_rows(data / "catalog.sqlite3")
+    assert 20 <= committed < len(lib.photos), "the kill should land mid-import"
+
+    resumed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    with Library(Settings(data_dir=data, model="pixseek-tiny")) as reopened:
+        assert reopened.index.count() == len(lib.photos)
+        assert reopened.catalog.status_counts()["indexed"] == len(lib.photos)
