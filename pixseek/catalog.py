@@ -8,11 +8,14 @@ written before the catalog, so after a crash the catalog never claims a point th
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -20,12 +23,16 @@ CREATE TABLE IF NOT EXISTS files (
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
     sha256 TEXT,
-    status TEXT NOT NULL CHECK (status IN ('indexed', 'failed')),
+    status TEXT NOT NULL CHECK (status IN ('indexed', 'failed', 'pending')),
     model_id TEXT,
     error TEXT,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    job_id TEXT,
+    claimed_by TEXT,
+    claimed_at REAL
 );
 CREATE INDEX IF NOT EXISTS files_sha256 ON files (sha256);
+CREATE INDEX IF NOT EXISTS files_pending ON files (status, job_id) WHERE status = 'pending';
 """
 
 
@@ -50,6 +57,10 @@ class FileRecord:
     model_id: str | None
     error: str | None
 
+    @property
+    def state(self) -> FileState:
+        return FileState(self.path, self.size, self.mtime_ns)
+
     def is_current(self, state: FileState, model_id: str) -> bool:
         """Indexed by this model and not modified since."""
         return (
@@ -60,23 +71,27 @@ class FileRecord:
 
 
 class Catalog:
-    """The SQLite catalog. One instance per thread that uses it."""
+    """The SQLite catalog; safe to share between threads."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None)
+        # shared by the serve process's threads (web requests, the in-process worker):
+        # every statement and transaction runs under one lock
+        self._db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+        self._lock = threading.RLock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     def records_under(self, roots: Iterable[str]) -> dict[str, FileRecord]:
         """Every record whose path is one of roots or lies below one of them."""
         found: dict[str, FileRecord] = {}
         for root in roots:
-            rows = self._db.execute(
+            rows = self._rows(
                 f"SELECT {_COLUMNS} FROM files WHERE path = ? OR substr(path, 1, ?) = ?",
                 (root, len(root) + 1, root.rstrip("/") + "/"),
             )
@@ -84,12 +99,12 @@ class Catalog:
         return found
 
     def get(self, path: str) -> FileRecord | None:
-        row = self._db.execute(f"SELECT {_COLUMNS} FROM files WHERE path = ?", (path,)).fetchone()
-        return FileRecord(*row) if row else None
+        rows = self._rows(f"SELECT {_COLUMNS} FROM files WHERE path = ?", (path,))
+        return FileRecord(*rows[0]) if rows else None
 
     def shas_indexed_with(self, model_id: str) -> set[str]:
         """Content hashes that already have a point embedded by this model."""
-        rows = self._db.execute(
+        rows = self._rows(
             "SELECT DISTINCT sha256 FROM files WHERE status = 'indexed' AND model_id = ?",
             (model_id,),
         )
@@ -97,7 +112,7 @@ class Catalog:
 
     def paths_for(self, sha256: str) -> list[str]:
         """The indexed paths holding this content, sorted."""
-        rows = self._db.execute(
+        rows = self._rows(
             "SELECT path FROM files WHERE sha256 = ? AND status = 'indexed' ORDER BY path",
             (sha256,),
         )
@@ -108,27 +123,96 @@ class Catalog:
         now = _now()
         with self._transaction():
             self._db.executemany(
-                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, 'indexed', ?, NULL, ?)",
+                f"INSERT OR REPLACE INTO files ({_WRITE}) "
+                "VALUES (?, ?, ?, ?, 'indexed', ?, NULL, ?)",
                 [(s.path, s.size, s.mtime_ns, sha, model_id, now) for s, sha in items],
             )
 
     def mark_failed(self, state: FileState, sha256: str | None, error: str) -> None:
         """Record a file that could not be indexed, with the reason."""
-        self._db.execute(
-            "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, 'failed', NULL, ?, ?)",
+        self._write(
+            f"INSERT OR REPLACE INTO files ({_WRITE}) VALUES (?, ?, ?, ?, 'failed', NULL, ?, ?)",
             (state.path, state.size, state.mtime_ns, sha256, error, _now()),
         )
+
+    def enqueue(self, states: Sequence[FileState], job_id: str) -> None:
+        """Queue files for a worker. A queued file keeps its old content hash until it is
+        processed, so its old point can still be found and let go of."""
+        now = _now()
+        with self._transaction():
+            self._db.executemany(
+                f"INSERT INTO files ({_WRITE}, job_id) VALUES (?, ?, ?, NULL, 'pending', NULL, "
+                "NULL, ?, ?) ON CONFLICT (path) DO UPDATE SET size = excluded.size, "
+                "mtime_ns = excluded.mtime_ns, status = 'pending', error = NULL, "
+                "updated_at = excluded.updated_at, job_id = excluded.job_id, claimed_by = NULL",
+                [(s.path, s.size, s.mtime_ns, now, job_id) for s in states],
+            )
+
+    def claim(self, limit: int, worker: str, job_id: str | None = None) -> list[FileRecord]:
+        """Take up to limit queued files (of one job, or of any) for this worker, atomically."""
+        rows = self._rows(
+            "UPDATE files SET claimed_by = ?, claimed_at = ? WHERE path IN (SELECT path FROM "
+            "files WHERE status = 'pending' AND claimed_by IS NULL AND (? IS NULL OR job_id = ?) "
+            f"ORDER BY path LIMIT ?) RETURNING {_COLUMNS}",
+            (worker, time.time(), job_id, job_id, limit),
+        )
+        return sorted((FileRecord(*row) for row in rows), key=lambda r: r.path)
+
+    def release_claims(self, worker: str | None = None) -> int:
+        """Give claimed files back to the queue: one worker's (it restarted) or everyone's."""
+        return self._write(
+            "UPDATE files SET claimed_by = NULL WHERE status = 'pending' AND claimed_by IS NOT "
+            "NULL AND (? IS NULL OR claimed_by = ?)",
+            (worker, worker),
+        )
+
+    def pending_jobs(self) -> dict[str | None, int]:
+        """Queued files per job id."""
+        rows = self._rows(
+            "SELECT job_id, count(*) FROM files WHERE status = 'pending' GROUP BY job_id"
+        )
+        return {job_id: count for job_id, count in rows}
+
+    def move_pending(self, from_job: str | None, to_job: str) -> int:
+        """Hand a job's queued files (None: those of no job) to another job; how many moved."""
+        return self._write(
+            "UPDATE files SET job_id = ?, claimed_by = NULL WHERE status = 'pending' "
+            "AND job_id IS ?",
+            (to_job, from_job),
+        )
+
+    def states_to_reindex(self, model_id: str, everything: bool) -> list[FileState]:
+        """Files to embed again: all of them, or those not indexed by this model."""
+        condition = "1" if everything else "(status != 'indexed' OR model_id IS NOT ?)"
+        params: tuple[str, ...] = () if everything else (model_id,)
+        rows = self._rows(
+            f"SELECT path, size, mtime_ns FROM files WHERE {condition} ORDER BY path", params
+        )
+        return [FileState(*row) for row in rows]
+
+    def states_of_shas(self, shas: Sequence[str]) -> list[FileState]:
+        """The indexed files holding any of these contents."""
+        states: list[FileState] = []
+        for start in range(0, len(shas), 500):
+            chunk = list(shas[start : start + 500])
+            rows = self._rows(
+                "SELECT path, size, mtime_ns FROM files WHERE status = 'indexed' AND sha256 IN "
+                f"({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            states.extend(FileState(*row) for row in rows)
+        return states
 
     def remove(self, paths: Sequence[str]) -> None:
         with self._transaction():
             self._db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in paths])
 
     def status_counts(self) -> dict[str, int]:
-        rows = self._db.execute("SELECT status, count(*) FROM files GROUP BY status")
+        rows = self._rows("SELECT status, count(*) FROM files GROUP BY status")
         return {status: count for status, count in rows}
 
     def failures(self, limit: int = 1000) -> list[tuple[str, str]]:
-        rows = self._db.execute(
+        rows = self._rows(
             "SELECT path, error FROM files WHERE status = 'failed' ORDER BY path LIMIT ?", (limit,)
         )
         return [(path, error or "") for path, error in rows]
@@ -136,16 +220,27 @@ class Catalog:
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         # the connection runs in autocommit mode; batches get one explicit transaction
-        self._db.execute("BEGIN")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; how many rows it changed."""
+        with self._lock:
+            return self._db.execute(sql, params).rowcount
 
 
 _COLUMNS = "path, size, mtime_ns, sha256, status, model_id, error"
+_WRITE = "path, size, mtime_ns, sha256, status, model_id, error, updated_at"
 
 
 def _now() -> str:

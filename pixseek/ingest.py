@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -24,6 +24,7 @@ from pixseek.metadata import PhotoMetadata, read_metadata
 from pixseek.photos import build_payload, file_sha256, path_fields, point_id
 from pixseek.scan import resolve_roots, scan
 from pixseek.settings import Settings
+from pixseek.thumbnails import decode_side_for, write_thumbnails
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +83,40 @@ class Failed:
     reason: str
 
 
-class Indexer:
-    """Indexes library folders into the index, keeping the catalog in step."""
+StopFn = Callable[[], bool]
+BatchFn = Callable[[int, list[tuple[str, str]]], None]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a scan found: files to process, files gone from disk, and how many are current."""
+
+    todo: list[FileState]
+    gone: list[str]
+    unchanged: int
+    records: dict[str, FileRecord]
+
+
+def plan_scan(settings: Settings, catalog: Catalog, model_id: str, paths: Iterable[str]) -> Plan:
+    """Compare the files under paths with the catalog."""
+    roots = resolve_roots(paths)
+    states = scan(roots, skip=settings.data_dir)
+    records = catalog.records_under(roots)
+    present = {state.path for state in states}
+    todo = [s for s in states if not _current(records.get(s.path), s, model_id)]
+    gone = sorted(path for path in records if path not in present)
+    return Plan(todo, gone, len(states) - len(todo), records)
+
+
+def _current(record: FileRecord | None, state: FileState, model_id: str) -> bool:
+    return record is not None and record.is_current(state, model_id)
+
+
+class Ingester:
+    """Turns files into points: hash, decode once, metadata, thumbnails, embed, upsert.
+
+    Used by the synchronous `pixseek index` and by the worker tasks alike.
+    """
 
     def __init__(
         self, settings: Settings, embedder: Embedder, index: VectorIndex, catalog: Catalog
@@ -94,66 +127,62 @@ class Indexer:
         self.catalog = catalog
         self.model_id = embedder.model_id
         self._known_shas: set[str] = set()
-        self._records: dict[str, FileRecord] = {}
+        self._records: Mapping[str, FileRecord] = {}
 
-    def run(self, paths: Iterable[str], progress: ProgressFn | None = None) -> IndexReport:
-        """Bring the index in line with the image files under paths."""
-        started = time.monotonic()
-        roots = resolve_roots(paths)
+    def ingest(
+        self,
+        files: Sequence[FileState],
+        records: Mapping[str, FileRecord],
+        progress: ProgressFn | None = None,
+        on_batch: BatchFn | None = None,
+        should_stop: StopFn | None = None,
+    ) -> IndexReport:
+        """Index files; records are what the catalog knew of them before (old content hashes).
+
+        on_batch(done, failures) is told after each step that wrote to the index; should_stop is
+        asked between files, and a True ends the run early with what was written so far.
+        """
         report = IndexReport()
-        states = scan(roots, skip=self.settings.data_dir)
-        self._records = self.catalog.records_under(roots)
-        self._remove_missing(states, report)
-        todo = self._changed(states, report)
-        if todo:
-            self.index.ensure_vector(self.model_id, self.embedder.dim)
-            self._known_shas = self.catalog.shas_indexed_with(self.model_id)
-            self._process(todo, report, progress or (lambda done, total: None))
-        self.index.flush()
-        if report.embedded:
-            self.index.optimize()
-        report.seconds = time.monotonic() - started
+        if not files:
+            return report
+        self.index.ensure_vector(self.model_id, self.embedder.dim)
+        self._known_shas = self.catalog.shas_indexed_with(self.model_id)
+        self._records = records
+        run = _Run(report, progress or (lambda done, total: None), on_batch, should_stop)
+        self._process(files, run)
         return report
 
-    def _remove_missing(self, states: Sequence[FileState], report: IndexReport) -> None:
-        present = {state.path for state in states}
-        gone = sorted(path for path in self._records if path not in present)
+    def remove(self, gone: Sequence[str], records: Mapping[str, FileRecord]) -> int:
+        """Let go of files no longer on disk: their paths leave their points (and points with
+        no path left are deleted), then their catalog rows go."""
         by_sha: dict[str, set[str]] = defaultdict(set)
         for path in gone:
-            sha = self._records[path].sha256
-            if sha and self._records[path].status == "indexed":
+            if sha := records[path].sha256:  # indexed, or queued with its old content's hash
                 by_sha[sha].add(path)
         for sha, paths in by_sha.items():
             self._set_paths(sha, [p for p in self.catalog.paths_for(sha) if p not in paths])
         self.catalog.remove(gone)
-        report.removed = len(gone)
+        return len(gone)
 
-    def _changed(self, states: Sequence[FileState], report: IndexReport) -> list[FileState]:
-        todo = []
-        for state in states:
-            record = self._records.get(state.path)
-            if record is not None and record.is_current(state, self.model_id):
-                report.unchanged += 1
-            else:
-                todo.append(state)
-        return todo
-
-    def _process(self, todo: list[FileState], report: IndexReport, progress: ProgressFn) -> None:
+    def _process(self, files: Sequence[FileState], run: _Run) -> None:
         batch: list[Prepared] = []
         with ThreadPoolExecutor(self.settings.decode_threads, "pixseek-decode") as pool:
             window = 2 * self.settings.batch_size
-            for done, item in enumerate(bounded_map(pool, self._prepare, todo, window), 1):
+            for done, item in enumerate(bounded_map(pool, self._prepare, files, window), 1):
                 if isinstance(item, Prepared):
                     batch.append(item)
                     if len(batch) >= self.settings.batch_size:
-                        self._embed(batch, report)
+                        self._embed(batch, run)
                         batch = []
                 elif isinstance(item, Known):
-                    self._attach(item, report)
+                    self._attach(item, run)
                 else:
-                    self._fail(item, report)
-                progress(done, len(todo))
-            self._embed(batch, report)
+                    self._fail(item, run)
+                run.progress(done, len(files))
+                if run.should_stop is not None and run.should_stop():
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    break
+            self._embed(batch, run)
 
     def _prepare(self, state: FileState) -> Prepared | Known | Failed:
         """Runs in a decode thread: hash, then decode only content not indexed yet."""
@@ -166,7 +195,10 @@ class Indexer:
         try:
             with open_image(state.path, self.settings.max_image_pixels) as image:
                 meta = read_metadata(image, state.mtime_ns / 1e9)
-                rgb = decode_rgb(image, min_side=self.embedder.image_size)
+                side = decode_side_for(meta.width, meta.height, self.embedder.image_size)
+                rgb = decode_rgb(image, min_side=side)
+            write_thumbnails(rgb, sha, self.settings.thumbs_dir)
+            rgb = shrink_for_model(rgb, self.embedder.image_size)
         except ImageDecodeError as exc:
             return Failed(state, sha, str(exc))
         except Exception as exc:  # a bad file must never stop the run; keep the reason
@@ -174,7 +206,7 @@ class Indexer:
             return Failed(state, sha, f"unexpected error: {type(exc).__name__}: {exc}")
         return Prepared(state, sha, meta, rgb)
 
-    def _embed(self, batch: list[Prepared], report: IndexReport) -> None:
+    def _embed(self, batch: list[Prepared], run: _Run) -> None:
         if not batch:
             return
         vectors = self.embedder.embed_images([item.image for item in batch])
@@ -190,8 +222,9 @@ class Indexer:
         self.index.upsert(points)
         self.catalog.mark_indexed([(item.state, item.sha256) for item in batch], self.model_id)
         self._known_shas.update(by_sha)
-        report.embedded += len(batch)
-        report.indexed += len(batch)
+        run.report.embedded += len(batch)
+        run.report.indexed += len(batch)
+        run.told(len(batch), [])
 
     def _point(self, sha: str, items: list[Prepared], vector: Any) -> IndexPoint:
         paths = sorted(set(self.catalog.paths_for(sha)) | {item.state.path for item in items})
@@ -200,29 +233,31 @@ class Indexer:
         payload["model"] = self.model_id
         return IndexPoint(point_id(sha), {self.model_id: vector}, payload)
 
-    def _attach(self, item: Known, report: IndexReport) -> None:
+    def _attach(self, item: Known, run: _Run) -> None:
         previous = self._records.get(item.state.path)
         self._detach_old_content(item.state.path, item.sha256)
         paths = sorted(set(self.catalog.paths_for(item.sha256)) | {item.state.path})
         self.index.set_payload(point_id(item.sha256), path_fields(paths))
         self.catalog.mark_indexed([(item.state, item.sha256)], self.model_id)
         if previous is not None and previous.sha256 == item.sha256:
-            report.unchanged += 1  # touched, same content
+            run.report.unchanged += 1  # touched, same content
         else:
-            report.duplicates += 1
-            report.indexed += 1
+            run.report.duplicates += 1
+            run.report.indexed += 1
+        run.told(1, [])
 
-    def _fail(self, item: Failed, report: IndexReport) -> None:
+    def _fail(self, item: Failed, run: _Run) -> None:
         log.info("failed: %s: %s", item.state.path, item.reason)
         self._detach_old_content(item.state.path, None)
         self.catalog.mark_failed(item.state, item.sha256, item.reason)
-        report.failed.append((item.state.path, item.reason))
+        run.report.failed.append((item.state.path, item.reason))
+        run.told(0, [(item.state.path, item.reason)])
 
     def _detach_old_content(self, path: str, new_sha: str | None) -> None:
         """A file whose content changed no longer belongs to its old point."""
         record = self._records.get(path)
-        if record is None or record.status != "indexed" or not record.sha256:
-            return
+        if record is None or not record.sha256:
+            return  # paths_for() only lists indexed paths, so a failed file's hash is harmless
         if record.sha256 != new_sha:
             remaining = [p for p in self.catalog.paths_for(record.sha256) if p != path]
             self._set_paths(record.sha256, remaining)
@@ -232,6 +267,56 @@ class Indexer:
             self.index.set_payload(point_id(sha), path_fields(paths))
         else:
             self.index.delete([point_id(sha)])
+
+
+@dataclass
+class _Run:
+    """One ingest call's report and callbacks."""
+
+    report: IndexReport
+    progress: ProgressFn
+    on_batch: BatchFn | None
+    should_stop: StopFn | None
+
+    def told(self, done: int, failures: list[tuple[str, str]]) -> None:
+        if self.on_batch is not None:
+            self.on_batch(done, failures)
+
+
+class Indexer:
+    """The synchronous `pixseek index`: scan, let go of deleted files, ingest the rest."""
+
+    def __init__(
+        self, settings: Settings, embedder: Embedder, index: VectorIndex, catalog: Catalog
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.index = index
+        self.ingester = Ingester(settings, embedder, index, catalog)
+
+    def run(self, paths: Iterable[str], progress: ProgressFn | None = None) -> IndexReport:
+        """Bring the index in line with the image files under paths."""
+        started = time.monotonic()
+        plan = plan_scan(self.settings, self.catalog, self.ingester.model_id, paths)
+        removed = self.ingester.remove(plan.gone, plan.records)
+        report = self.ingester.ingest(plan.todo, plan.records, progress)
+        report.unchanged += plan.unchanged
+        report.removed = removed
+        self.index.flush()
+        if report.embedded:
+            self.index.optimize()
+        report.seconds = time.monotonic() - started
+        return report
+
+
+def shrink_for_model(image: Image.Image, side: int) -> Image.Image:
+    """Resize so the shorter side is the model's input side, here in a decode thread, so the
+    model's own preprocessing has almost nothing left to do."""
+    short = min(image.size)
+    if short <= side:
+        return image
+    size = (round(image.width * side / short), round(image.height * side / short))
+    return image.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0)
 
 
 def bounded_map(

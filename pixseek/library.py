@@ -23,7 +23,8 @@ class Library:
         self._embedder: Embedder | None = None
 
     def open(self) -> Library:
-        self._lock.acquire()
+        if self.settings.index_is_exclusive:
+            self._lock.acquire()
         try:
             self._catalog = Catalog(self.settings.catalog_path)
             self._index = open_index(self.settings)

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     qdrant_api_key: SecretStr | None = None
     qdrant_collection: str = Field(default="pixseek", min_length=1)
     hnsw_ef: int = Field(default=128, ge=4, le=4096)
+    broker_url: str | None = None  # redis://... for server mode; unset: embedded, no services
+    redis_url: str | None = None  # where jobs live in server mode; defaults to broker_url
+    worker_claim: int = Field(default=256, ge=1, le=100_000)  # files a worker takes at a time
 
     @field_validator("model")
     @classmethod
@@ -63,6 +66,24 @@ class Settings(BaseSettings):
     @property
     def catalog_path(self) -> Path:
         return self.data_dir / "catalog.sqlite3"
+
+    @property
+    def jobs_path(self) -> Path:
+        return self.data_dir / "jobs.sqlite3"
+
+    @property
+    def thumbs_dir(self) -> Path:
+        return self.data_dir / "thumbs"
+
+    @property
+    def server_mode(self) -> bool:
+        """A broker is configured: jobs run on `pixseek worker` processes, not in-process."""
+        return bool(self.broker_url)
+
+    @property
+    def index_is_exclusive(self) -> bool:
+        """The embedded index is files only one process may open."""
+        return not self.qdrant_url
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from embed import Embedder
 from pixseek.index.base import SearchFilters
@@ -21,6 +22,7 @@ from pixseek.library import Library
 from pixseek.photos import file_sha256, point_id
 from pixseek.search import QueryTerm, SearchRequest, search
 from pixseek.settings import Settings
+from pixseek.thumbnails import thumbnail_path
 from tests.imagegen import textured_rgb, write_image
 from tests.integration.library import generate_library
 
@@ -85,6 +87,16 @@ def test_copies_share_one_point_until_the_last_copy_goes(tmp_path: Path, library
     third.unlink()
     run(library, tmp_path / "lib")
     assert library.index.count() == 0
+
+
+def test_thumbnails_are_made_once_per_content(tmp_path: Path, library: Library) -> None:
+    photo = write_image(tmp_path / "lib" / "a.jpg", textured_rgb(9, (1600, 1200)))
+    run(library, tmp_path / "lib")
+    sha = file_sha256(photo)
+    with Image.open(thumbnail_path(library.settings.thumbs_dir, sha, "preview")) as preview:
+        assert preview.format == "WEBP" and preview.size == (960, 720)
+    with Image.open(thumbnail_path(library.settings.thumbs_dir, sha, "grid")) as grid:
+        assert grid.size == (320, 240)
 
 
 def test_a_file_that_turns_corrupt_leaves_the_index(tmp_path: Path, library: Library) -> None:

@@ -1,0 +1,134 @@
+"""The work behind jobs, free of Celery: queue files for a job, process queued files, reconcile.
+
+Queued files live in the catalog (status 'pending', with their job id), so a worker that dies
+loses nothing: its claimed files go back to the queue and another run picks them up.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pixseek.catalog import Catalog
+from pixseek.ingest import Ingester, plan_scan
+from pixseek.jobs import JobStore, finish_if_complete
+from pixseek.photos import point_id
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Queued:
+    """How many files a job queued, and how many ingest tasks should share them."""
+
+    files: int
+    tasks: int
+
+
+def queue_scan(
+    ingester: Ingester, jobs: JobStore, job_id: str, paths: Iterable[str], claim: int
+) -> Queued:
+    """Scan library folders for a job: deleted files leave the index now, new and changed ones
+    are queued for ingest tasks."""
+    settings, catalog = ingester.settings, ingester.catalog
+    jobs.start(job_id)
+    plan = plan_scan(settings, catalog, ingester.model_id, paths)
+    ingester.remove(plan.gone, plan.records)
+    catalog.enqueue(plan.todo, job_id)
+    return _planned(jobs, job_id, len(plan.todo), claim)
+
+
+def queue_reindex(
+    catalog: Catalog, jobs: JobStore, job_id: str, model_id: str, claim: int, everything: bool
+) -> Queued:
+    """Queue files again: every known file, or only those without a point for this model."""
+    jobs.start(job_id)
+    states = catalog.states_to_reindex(model_id, everything=everything)
+    catalog.enqueue(states, job_id)
+    return _planned(jobs, job_id, len(states), claim)
+
+
+def ingest_queued(ingester: Ingester, jobs: JobStore, job_id: str, worker: str, claim: int) -> int:
+    """Process a job's queued files until none is left or the job is cancelled; how many files
+    this call processed. Several workers may run this for one job at once."""
+    processed = 0
+    catalog = ingester.catalog
+    jobs.start(job_id)
+    try:
+        while not _cancelled(jobs, job_id) and (records := catalog.claim(claim, worker, job_id)):
+            report = ingester.ingest(
+                [record.state for record in records],
+                {record.path: record for record in records},
+                on_batch=lambda done, failures: jobs.record(job_id, done, failures),
+                should_stop=lambda: _cancelled(jobs, job_id),
+            )
+            processed += report.indexed + report.unchanged + len(report.failed)
+    finally:
+        catalog.release_claims(worker)  # what a cancel left unprocessed goes back to the queue
+        ingester.index.flush()
+    _finish(jobs, job_id)
+    return processed
+
+
+def _cancelled(jobs: JobStore, job_id: str) -> bool:
+    job = jobs.get(job_id)
+    return job is None or job.cancel_requested or job.finished
+
+
+def _finish(jobs: JobStore, job_id: str) -> None:
+    job = jobs.get(job_id)
+    if job is not None and job.cancel_requested and not job.finished:
+        jobs.finish(job_id, "cancelled")
+    else:
+        finish_if_complete(jobs, job_id)
+
+
+def _planned(jobs: JobStore, job_id: str, count: int, claim: int) -> Queued:
+    jobs.add_total(job_id, count, planned=True)
+    finish_if_complete(jobs, job_id)  # nothing to do is done at once
+    return Queued(count, math.ceil(count / claim))
+
+
+def reconcile(
+    ingester: Ingester, jobs: JobStore, worker: str | None, claim: int
+) -> dict[str, Queued]:
+    """After a restart: give back claims of the dead process (worker; None: everyone's), queue
+    files whose point went missing, and say which jobs have queued files to process."""
+    catalog = ingester.catalog
+    catalog.release_claims(worker)
+    _queue_missing_points(ingester, jobs)
+    resumed: dict[str, Queued] = {}
+    for job_id, count in catalog.pending_jobs().items():
+        job = jobs.get(job_id) if job_id else None
+        if job is None or job.finished:
+            job = jobs.create("reconcile", {"reason": "files left queued by an earlier run"})
+            moved = catalog.move_pending(job_id, job.id)
+            jobs.add_total(job.id, moved, planned=True)
+        resumed[job.id] = Queued(count, math.ceil(count / claim))
+    return resumed
+
+
+def _queue_missing_points(ingester: Ingester, jobs: JobStore) -> None:
+    catalog, index = ingester.catalog, ingester.index
+    shas = catalog.shas_indexed_with(ingester.model_id)
+    if index.count() >= len(shas):
+        return  # the common case costs one count
+    present = {
+        p.id
+        for chunk in _chunks(sorted(shas), 1000)
+        for p in index.retrieve([point_id(s) for s in chunk])
+    }
+    missing = [s for s in shas if point_id(s) not in present]
+    states = catalog.states_of_shas(missing)
+    if states:
+        log.warning("%d indexed files have no point in the index; queueing them again", len(states))
+        job = jobs.create("reconcile", {"reason": "files missing from the index"})
+        catalog.enqueue(states, job.id)
+        jobs.add_total(job.id, len(states), planned=True)
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,1 @@
+"""Celery: the app factory, the tasks, and the in-process worker of the embedded mode."""
