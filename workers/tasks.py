@@ -1,0 +1,118 @@
+"""The tasks: a few lines each, calling pixseek's job runner with this process's context.
+
+Every task takes ids or paths, is idempotent (points are keyed by content hash; queued files are
+claimed atomically), retries with backoff only when the broker or the index is unreachable, and
+records unreadable images as failed without retrying them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Celery, Task
+from celery.signals import worker_ready
+
+from pixseek.errors import PixseekError
+from pixseek.jobrunner import Queued, ingest_queued, queue_reindex, queue_scan, reconcile
+from workers.context import context_for
+
+log = logging.getLogger(__name__)
+
+SCAN, INGEST, REINDEX, DELETE = (
+    "pixseek.scan",
+    "pixseek.ingest",
+    "pixseek.reindex",
+    "pixseek.delete",
+)
+
+
+def _transient_errors() -> tuple[type[BaseException], ...]:
+    """Broker or index unreachable: worth a retry. Bad input never is."""
+    import redis
+    from qdrant_client.http.exceptions import ResponseHandlingException
+
+    return (
+        ConnectionError,
+        TimeoutError,
+        redis.exceptions.ConnectionError,
+        ResponseHandlingException,
+    )
+
+
+TASK_OPTIONS: dict[str, Any] = {
+    "bind": True,
+    "shared": False,  # tasks belong to the app they were registered on, not to every app
+    "acks_late": True,
+    "autoretry_for": _transient_errors(),
+    "retry_backoff": True,
+    "retry_backoff_max": 300,
+    "max_retries": 8,
+}
+
+
+def scan(task: Task, job_id: str, paths: list[str]) -> int:
+    """Scan library folders for a job and queue ingest tasks for what changed."""
+    context = context_for(task.app)
+    try:
+        queued = queue_scan(
+            context.ingester, context.jobs, job_id, paths, context.settings.worker_claim
+        )
+    except PixseekError as exc:
+        context.jobs.finish(job_id, "failed", str(exc))
+        return 0
+    send_ingest(task.app, job_id, queued)
+    return queued.files
+
+
+def ingest(task: Task, job_id: str) -> int:
+    """Process a job's queued files (several of these may share one job)."""
+    context = context_for(task.app)
+    worker = task.request.hostname or "local"
+    return ingest_queued(
+        context.ingester, context.jobs, job_id, worker, context.settings.worker_claim
+    )
+
+
+def reindex(task: Task, job_id: str, everything: bool) -> int:
+    """Queue every file again, or only those this model has not embedded."""
+    context = context_for(task.app)
+    settings = context.settings
+    queued = queue_reindex(
+        context.library.catalog, context.jobs, job_id, context.ingester.model_id,
+        settings.worker_claim, everything,
+    )  # fmt: skip
+    send_ingest(task.app, job_id, queued)
+    return queued.files
+
+
+def send_ingest(app: Celery, job_id: str, queued: Queued) -> None:
+    """One ingest task per claim-sized share, so every worker can take part."""
+    for _ in range(queued.tasks):
+        app.send_task(INGEST, args=[job_id])
+
+
+def resume_after_restart(app: Celery, worker: str | None) -> None:
+    """Give back what a dead run of this worker had claimed and resume unfinished jobs."""
+    context = context_for(app)
+    resumed = reconcile(context.ingester, context.jobs, worker, context.settings.worker_claim)
+    for job_id, queued in resumed.items():
+        log.info("resuming job %s: %d queued files", job_id, queued.files)
+        send_ingest(app, job_id, queued)
+
+
+def register(app: Celery) -> None:
+    """Register the tasks on an app; the names are what callers send."""
+    app.task(name=SCAN, **TASK_OPTIONS)(scan)
+    app.task(name=INGEST, **TASK_OPTIONS)(ingest)
+    app.task(name=REINDEX, **TASK_OPTIONS)(reindex)
+
+
+@worker_ready.connect
+def _on_worker_ready(sender: Any = None, **_: Any) -> None:
+    # A `pixseek worker` (server mode) resumes its own claims; the embedded worker is resumed
+    # by `pixseek serve` itself, which knows it is the only process.
+    app = getattr(sender, "app", None)
+    settings = app.conf.get("pixseek_settings") if app is not None else None
+    if settings is not None and settings.server_mode:
+        resume_after_restart(app, sender.hostname)
