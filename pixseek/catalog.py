@@ -166,6 +166,13 @@ class Catalog:
             (worker, worker),
         )
 
+    def pending_count(self, job_id: str) -> int:
+        """Files of a job still queued (claimed or not)."""
+        rows = self._rows(
+            "SELECT count(*) FROM files WHERE status = 'pending' AND job_id = ?", (job_id,)
+        )
+        return int(rows[0][0])
+
     def pending_jobs(self) -> dict[str | None, int]:
         """Queued files per job id."""
         rows = self._rows(

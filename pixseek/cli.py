@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import re
@@ -15,50 +14,25 @@ from typing import Any, TypeVar
 import click
 from tqdm import tqdm
 
-from embed import EmbedError, ImageDecodeError, ModelSpecError
-from pixseek import __version__
+from pixseek import __version__, plugins
+from pixseek.cli_jobs import follow, job_line, jobs_group
+from pixseek.cli_support import reports_errors
 from pixseek.errors import (
-    NotFoundError,
-    PathNotFoundError,
     PixseekError,
     QueryError,
-    SettingsError,
 )
 from pixseek.index.base import SearchFilters
 from pixseek.ingest import Indexer
+from pixseek.jobstores import open_job_store
 from pixseek.library import Library
 from pixseek.photos import point_id
+from pixseek.scan import resolve_roots
 from pixseek.search import QueryTerm, SearchRequest, SearchResult, search, text_terms
 from pixseek.settings import Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
-USAGE_ERRORS = (
-    SettingsError,
-    QueryError,
-    NotFoundError,
-    PathNotFoundError,
-    ImageDecodeError,
-    ModelSpecError,
-)
 FORMAT_ALIASES = {"jpg": "jpeg", "jpe": "jpeg", "tif": "tiff", "heic": "heif"}
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
-
-
-def reports_errors(command: F) -> F:
-    """Turn the errors a user can act on into one message and an exit code, not a traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except USAGE_ERRORS as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
-        except (PixseekError, EmbedError) as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
-
-    return wrapper  # type: ignore[return-value]
 
 
 @click.group()
@@ -87,10 +61,14 @@ def main(ctx: click.Context, data_dir: Path | None, model: str | None, verbose: 
 @main.command("index")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document with the summary.")
+@click.option("--detach", is_flag=True, help="Server mode: print the job id and return at once.")
 @click.pass_obj
 @reports_errors
-def index_command(settings: Settings, paths: tuple[Path, ...], as_json: bool) -> None:
+def index_command(settings: Settings, paths: tuple[Path, ...], as_json: bool, detach: bool) -> None:
     """Index the images in PATHS (folders or files); only what changed is embedded again."""
+    if settings.server_mode:
+        _index_on_workers(settings, paths, as_json, detach)
+        return
     with Library(settings) as library:
         indexer = Indexer(settings, library.embedder, library.index, library.catalog)
         with tqdm(total=0, unit="img", desc="indexing", file=sys.stderr, disable=None) as bar:
@@ -196,6 +174,21 @@ def stats_command(settings: Settings, as_json: bool) -> None:
         click.echo(f"  failed: {path}: {reason}")
 
 
+def _index_on_workers(
+    settings: Settings, paths: tuple[Path, ...], as_json: bool, detach: bool
+) -> None:
+    """Server mode: the workers index; this command sends the job and follows it."""
+    roots = resolve_roots(str(p) for p in paths)
+    job_id = plugins.submitter("index")(settings, roots)
+    if detach:
+        click.echo(json.dumps({"job": job_id}) if as_json else job_id)
+        return
+    job = follow(open_job_store(settings), job_id)
+    click.echo(json.dumps(job.as_dict(), indent=2) if as_json else job_line(job))
+    if job.state == "failed":
+        raise PixseekError(f"job {job.id} failed: {job.error}")
+
+
 def _bar_updater(bar: tqdm) -> Callable[[int, int], None]:
     def update(done: int, total: int) -> None:
         if bar.total != total:
@@ -254,3 +247,8 @@ def _print_results(results: list[SearchResult]) -> None:
         taken = (result.payload.get("taken_at") or "")[:10]
         camera = result.payload.get("camera_model") or ""
         click.echo(f"{result.score:6.3f}  {result.path}  {taken}  {camera}  [{result.id}]")
+
+
+main.add_command(jobs_group)
+for _command in plugins.commands():
+    main.add_command(_command)

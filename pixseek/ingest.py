@@ -12,11 +12,11 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from PIL import Image
 
-from embed import Embedder, ImageDecodeError
+from embed import ImageDecodeError
 from embed.decode import decode_rgb, open_image
 from pixseek.catalog import Catalog, FileRecord, FileState
 from pixseek.index.base import IndexPoint, VectorIndex
@@ -25,6 +25,9 @@ from pixseek.photos import build_payload, file_sha256, path_fields, point_id
 from pixseek.scan import resolve_roots, scan
 from pixseek.settings import Settings
 from pixseek.thumbnails import decode_side_for, write_thumbnails
+
+if TYPE_CHECKING:
+    from embed.model import Embedder
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pixseek.catalog import Catalog
 from pixseek.ingest import Ingester, plan_scan
-from pixseek.jobs import JobStore, finish_if_complete
+from pixseek.jobs import JobStore
 from pixseek.photos import point_id
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def queue_scan(
     plan = plan_scan(settings, catalog, ingester.model_id, paths)
     ingester.remove(plan.gone, plan.records)
     catalog.enqueue(plan.todo, job_id)
-    return _planned(jobs, job_id, len(plan.todo), claim)
+    return _planned(jobs, catalog, job_id, len(plan.todo), claim)
 
 
 def queue_reindex(
@@ -47,7 +47,7 @@ def queue_reindex(
     jobs.start(job_id)
     states = catalog.states_to_reindex(model_id, everything=everything)
     catalog.enqueue(states, job_id)
-    return _planned(jobs, job_id, len(states), claim)
+    return _planned(jobs, catalog, job_id, len(states), claim)
 
 
 def ingest_queued(ingester: Ingester, jobs: JobStore, job_id: str, worker: str, claim: int) -> int:
@@ -68,7 +68,8 @@ def ingest_queued(ingester: Ingester, jobs: JobStore, job_id: str, worker: str, 
     finally:
         catalog.release_claims(worker)  # what a cancel left unprocessed goes back to the queue
         ingester.index.flush()
-    _finish(jobs, job_id)
+    if _finish(jobs, catalog, job_id) and processed:
+        ingester.index.optimize()  # build the HNSW for what the job wrote
     return processed
 
 
@@ -77,17 +78,24 @@ def _cancelled(jobs: JobStore, job_id: str) -> bool:
     return job is None or job.cancel_requested or job.finished
 
 
-def _finish(jobs: JobStore, job_id: str) -> None:
+def _finish(jobs: JobStore, catalog: Catalog, job_id: str) -> bool:
+    """End a job that was cancelled or has no queued file left; True when this call ended it.
+
+    The catalog decides, not the counters: a worker killed between writing a file and
+    counting it must not leave its job running for ever."""
     job = jobs.get(job_id)
-    if job is not None and job.cancel_requested and not job.finished:
-        jobs.finish(job_id, "cancelled")
-    else:
-        finish_if_complete(jobs, job_id)
+    if job is None or job.finished:
+        return False
+    if job.cancel_requested:
+        return jobs.finish(job_id, "cancelled")
+    if job.planned and catalog.pending_count(job_id) == 0:
+        return jobs.finish(job_id, "done")
+    return False
 
 
-def _planned(jobs: JobStore, job_id: str, count: int, claim: int) -> Queued:
+def _planned(jobs: JobStore, catalog: Catalog, job_id: str, count: int, claim: int) -> Queued:
     jobs.add_total(job_id, count, planned=True)
-    finish_if_complete(jobs, job_id)  # nothing to do is done at once
+    _finish(jobs, catalog, job_id)  # nothing to do is done at once
     return Queued(count, math.ceil(count / claim))
 
 

@@ -97,11 +97,3 @@ class JobStore(Protocol):
 
     def request_cancel(self, job_id: str) -> bool:
         """Ask the workers to stop the job; False when it had finished already."""
-
-
-def finish_if_complete(store: JobStore, job_id: str) -> bool:
-    """Mark a job done once every planned file was processed; True when it is now done."""
-    job = store.get(job_id)
-    if job is None or job.finished or not job.planned or job.remaining:
-        return False
-    return store.finish(job_id, "done")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from embed import Embedder
 from pixseek.catalog import Catalog
 from pixseek.index import VectorIndex, open_index
 from pixseek.lock import DataDirLock
 from pixseek.settings import Settings
+
+if TYPE_CHECKING:
+    from embed.model import Embedder
 
 
 class Library:
@@ -55,6 +57,8 @@ class Library:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
+            from embed.model import Embedder  # torch loads here, only when something embeds
+
             self._embedder = Embedder(
                 self.settings.model_spec,
                 device=self.settings.device,

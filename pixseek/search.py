@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from PIL import Image
 
-from embed import Embedder
 from embed.decode import decode_rgb, open_image
 from pixseek.errors import NotFoundError, QueryError
 from pixseek.index.base import SearchFilters, VectorIndex
 from pixseek.query import parse_query_text
+
+if TYPE_CHECKING:
+    from embed.model import Embedder
 
 MAX_LIMIT = 1000
 

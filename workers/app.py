@@ -6,6 +6,8 @@ in-memory transport and a worker thread inside the `pixseek serve` process; no R
 
 from __future__ import annotations
 
+import functools
+
 from celery import Celery
 
 from pixseek.settings import Settings, load_settings
@@ -34,9 +36,14 @@ def make_celery(settings: Settings) -> Celery:
     return app
 
 
+@functools.cache
 def _app_from_environment() -> Celery:
-    # Building a Celery app connects to nothing; the worker connects when it starts.
     return make_celery(load_settings())
 
 
-app = _app_from_environment()
+def __getattr__(name: str) -> Celery:
+    # `celery -A workers.app` looks up `app` here; building it on that first look (not at
+    # import) keeps importing this module free of reading settings.
+    if name in ("app", "celery"):
+        return _app_from_environment()
+    raise AttributeError(f"module 'workers.app' has no attribute {name!r}")

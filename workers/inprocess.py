@@ -21,7 +21,7 @@ class _ReadyWorkController(WorkController):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         self.ready = threading.Event()
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
 
     def on_consumer_ready(self, consumer: object) -> None:
         self.ready.set()

@@ -42,13 +42,15 @@ def _spec(i: int) -> ExifSpec | None:
     )
 
 
-def generate_library(root: Path, count: int = 297) -> GeneratedLibrary:
-    """count valid pictures in three formats and two subfolders, plus three corrupt files."""
+def generate_library(
+    root: Path, count: int = 297, size: tuple[int, int] = (96, 64)
+) -> GeneratedLibrary:
+    """count valid pictures in three formats and three folders, plus three corrupt files."""
     photos = []
     for i in range(count):
         path = root / f"album{i % 3}" / f"img{i:04d}{SUFFIXES[i % 3]}"
         spec = _spec(i)
-        write_image(path, textured_rgb(i), spec)
+        write_image(path, textured_rgb(i, size), spec)
         taken = spec.taken.replace(":", "-", 2).replace(" ", "T") if spec and spec.taken else None
         camera = (spec.make, spec.model) if spec and spec.make and spec.model else None
         photos.append(LibraryPhoto(path, taken, camera, spec.orientation if spec else None))

@@ -1,0 +1,46 @@
+"""What every CLI command shares: errors a user can act on become a message and an exit code."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from embed import EmbedError, ImageDecodeError, ModelSpecError
+from pixseek.errors import (
+    NotFoundError,
+    PathNotFoundError,
+    PixseekError,
+    QueryError,
+    SettingsError,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+USAGE_ERRORS = (
+    SettingsError,
+    QueryError,
+    NotFoundError,
+    PathNotFoundError,
+    ImageDecodeError,
+    ModelSpecError,
+)
+
+
+def reports_errors(command: F) -> F:
+    """Turn the errors a user can act on into one message and an exit code, not a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except USAGE_ERRORS as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except (PixseekError, EmbedError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]

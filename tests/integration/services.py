@@ -1,0 +1,94 @@
+"""Real services for tests, started by the tests themselves: redis-server on a free port, and
+`pixseek` processes (worker, serve, CLI) run as a user would run them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+TINY_ENV = {"PIXSEEK_MODEL": "pixseek-tiny", "PIXSEEK_DEVICE": "cpu", "HF_HUB_OFFLINE": "1"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def redis_server(workdir: Path) -> Iterator[str]:
+    """A throwaway redis-server on a free loopback port; yields its URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed (scripts/test installs it)")
+    port = free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: _accepts(port), 10, "redis-server to listen")
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:
+    """Poll until condition() is truthy; fail the test saying what did not happen."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def pixseek_env(**settings: str) -> dict[str, str]:
+    return {**os.environ, **TINY_ENV, **{f"PIXSEEK_{k.upper()}": v for k, v in settings.items()}}
+
+
+def start_pixseek(
+    data_dir: Path, *args: str, env: dict[str, str], log: Path
+) -> subprocess.Popen[bytes]:
+    """A long-running pixseek process (worker, serve), its output in log."""
+    handle = log.open("ab")
+    return subprocess.Popen(
+        [sys.executable, "-m", "pixseek", "--data-dir", str(data_dir), *args],
+        env=env, stdout=handle, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+
+def run_pixseek(
+    data_dir: Path, *args: str, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pixseek", "--data-dir", str(data_dir), *args],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """Warm shutdown: SIGTERM, then wait."""
+    if process.poll() is None:
+        process.terminate()
+        process.wait(timeout)

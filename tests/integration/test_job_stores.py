@@ -1,0 +1,75 @@
+"""One contract for both job stores: SQLite (embedded) and a real Redis (server mode)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from pixseek.jobs import JobStore
+from pixseek.jobstores import RedisJobStore, SqliteJobStore
+from tests.integration.services import redis_server
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> JobStore:
+    if request.param == "sqlite":
+        return SqliteJobStore(tmp_path / "jobs.sqlite3")
+    client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
+    return RedisJobStore(client, prefix=f"test-{tmp_path.name}")
+
+
+def test_a_job_counts_progress_and_failures(store: JobStore) -> None:
+    job = store.create("index", {"paths": ["/lib"]})
+    assert store.get(job.id).state == "queued"  # type: ignore[union-attr]
+    store.start(job.id)
+    store.add_total(job.id, 10)
+    store.add_total(job.id, 5, planned=True)
+    store.record(job.id, 3)
+    store.record(job.id, 2, [("/lib/bad.jpg", "truncated")])
+    seen = store.get(job.id)
+    assert seen is not None
+    assert (seen.state, seen.total, seen.done, seen.failed, seen.planned) == (
+        "running",
+        15,
+        5,
+        1,
+        True,
+    )
+    assert seen.failures == [("/lib/bad.jpg", "truncated")]
+    assert seen.detail == {"paths": ["/lib"]}
+    assert seen.images_per_second() > 0 and seen.eta_seconds() is not None
+
+
+def test_a_job_finishes_once(store: JobStore) -> None:
+    job = store.create("index")
+    store.start(job.id)
+    assert store.finish(job.id, "done")
+    assert not store.finish(job.id, "failed", "too late")
+    finished = store.get(job.id)
+    assert finished is not None and finished.state == "done" and finished.finished_at
+    assert finished.eta_seconds() == 0.0
+    assert not store.request_cancel(job.id)
+
+
+def test_cancel_is_a_request_the_workers_see(store: JobStore) -> None:
+    job = store.create("index")
+    assert store.request_cancel(job.id)
+    seen = store.get(job.id)
+    assert seen is not None and seen.cancel_requested and not seen.finished
+    assert store.finish(job.id, "cancelled")
+
+
+def test_list_is_newest_first_and_unknown_ids_are_none(store: JobStore) -> None:
+    first = store.create("index")
+    second = store.create("reindex")
+    assert [job.id for job in store.list()][:2] == [second.id, first.id]
+    assert store.get("no-such-job") is None

@@ -1,0 +1,145 @@
+"""Server mode for real: redis-server, `pixseek worker` processes (Celery), the `pixseek` CLI."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from pixseek.jobs import Job
+from pixseek.jobstores import RedisJobStore
+from pixseek.library import Library
+from pixseek.settings import Settings
+from tests.integration.library import GeneratedLibrary, generate_library
+from tests.integration.services import (
+    pixseek_env,
+    redis_server,
+    run_pixseek,
+    start_pixseek,
+    stop,
+    wait_for,
+)
+
+IMAGES = 200
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    with redis_server(tmp_path / "redis") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> GeneratedLibrary:
+    return generate_library(tmp_path_factory.mktemp("library"), IMAGES)
+
+
+def env_for(redis_url: str, **settings: str) -> dict[str, str]:
+    return pixseek_env(broker_url=redis_url, **settings)
+
+
+def submit(data: Path, library: GeneratedLibrary, env: dict[str, str]) -> str:
+    result = run_pixseek(data, "index", str(library.root), "--detach", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    return str(json.loads(result.stdout)["job"])
+
+
+def job_in_redis(redis_url: str, job_id: str) -> Job:
+    job = RedisJobStore(redis.Redis.from_url(redis_url)).get(job_id)
+    assert job is not None
+    return job
+
+
+def indexed(data: Path) -> tuple[int, int]:
+    """Points in the index and indexed files in the catalog, read after the workers stopped."""
+    with Library(Settings(data_dir=data, model="pixseek-tiny")) as opened:
+        return opened.index.count(), opened.catalog.status_counts().get("indexed", 0)
+
+
+def test_a_worker_ingests_through_redis(
+    tmp_path: Path, redis_url: str, library: GeneratedLibrary
+) -> None:
+    data, env = tmp_path / "data", env_for(redis_url)
+    worker = start_pixseek(
+        data, "worker", "--name", "w1@test", env=env, log=tmp_path / "worker.log"
+    )
+    try:
+        job_id = submit(data, library, env)
+        seen = [job_in_redis(redis_url, job_id)]
+        while not seen[-1].finished:
+            seen.append(wait_for(lambda: job_in_redis(redis_url, job_id), 60, "the job"))
+        ping = subprocess.run(
+            [sys.executable, "-m", "celery", "-A", "workers.app", "inspect", "ping", "--json"],
+            env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert "w1@test" in ping.stdout, ping.stderr
+    finally:
+        stop(worker)
+    final = seen[-1]
+    assert (final.state, final.total, final.done, final.failed) == ("done", IMAGES + 3, IMAGES, 3)
+    assert {path for path, _ in final.failures} == {str(p) for p in library.corrupt}
+    assert any(job.state == "running" for job in seen)
+    assert indexed(data) == (IMAGES, IMAGES)
+
+
+def test_a_killed_worker_resumes_on_restart_without_duplicates(
+    tmp_path: Path, redis_url: str, library: GeneratedLibrary
+) -> None:
+    data = tmp_path / "data"
+    env = env_for(redis_url, batch_size="4", worker_claim="8")
+    log = tmp_path / "worker.log"
+    worker = start_pixseek(data, "worker", "--name", "w2@test", env=env, log=log)
+    job_id = submit(data, library, env)
+    wait_for(lambda: job_in_redis(redis_url, job_id).done >= IMAGES // 4, 120, "a quarter done")
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(30)
+    halfway = job_in_redis(redis_url, job_id)
+    assert not halfway.finished and halfway.done < IMAGES
+
+    restarted = start_pixseek(data, "worker", "--name", "w2@test", env=env, log=log)
+    try:
+        final = wait_for(
+            lambda: (job := job_in_redis(redis_url, job_id)).finished and job, 120, "the job to end"
+        )
+    finally:
+        stop(restarted)
+    assert final.state == "done"
+    assert indexed(data) == (IMAGES, IMAGES)
+
+
+def test_a_cancelled_job_stops_within_seconds_and_says_how_far_it_got(
+    tmp_path: Path, redis_url: str
+) -> None:
+    # large enough pictures that the job outlasts the two CLI calls below
+    library = generate_library(tmp_path / "library", IMAGES, size=(800, 600))
+    data = tmp_path / "data"
+    env = env_for(redis_url, batch_size="2", worker_claim="4")
+    worker = start_pixseek(
+        data, "worker", "--name", "w3@test", env=env, log=tmp_path / "worker.log"
+    )
+    try:
+        job_id = submit(data, library, env)
+        wait_for(lambda: job_in_redis(redis_url, job_id).done >= 10, 120, "some progress")
+        shown = run_pixseek(data, "jobs", "show", job_id, "--json", env=env)
+        running = json.loads(shown.stdout)
+        assert running["state"] == "running" and running["total"] == IMAGES + 3
+        assert {"done", "failed", "images_per_second", "eta_seconds"} <= set(running)
+        assert running["images_per_second"] > 0 and running["eta_seconds"] is not None
+
+        cancelled = run_pixseek(data, "jobs", "cancel", job_id, env=env)
+        assert cancelled.returncode == 0 and "files processed" in cancelled.stdout
+        final = wait_for(
+            lambda: (job := job_in_redis(redis_url, job_id)).finished and job, 5, "the cancel"
+        )
+    finally:
+        stop(worker)
+    assert final.state == "cancelled"
+    assert 10 <= final.done < IMAGES
+    listed = run_pixseek(data, "jobs", env=env)
+    assert job_id in listed.stdout and "cancelled" in listed.stdout
