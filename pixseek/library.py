@@ -17,8 +17,9 @@ if TYPE_CHECKING:
 class Library:
     """Resources of one data directory. The model loads on first use, not on open."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, serving: bool = False) -> None:
         self.settings = settings
+        self.serving = serving
         self._lock = DataDirLock(settings.data_dir)
         self._catalog: Catalog | None = None
         self._index: VectorIndex | None = None
@@ -29,7 +30,7 @@ class Library:
             self._lock.acquire()
         try:
             self._catalog = Catalog(self.settings.catalog_path)
-            self._index = open_index(self.settings)
+            self._index = open_index(self.settings, self.serving)
         except BaseException:
             self.close()
             raise

@@ -48,7 +48,7 @@ def context_for(app: Celery) -> WorkerContext:
 
 def build(settings: Settings) -> WorkerContext:
     """Open the library, load the model and connect the job store."""
-    library = Library(settings).open()
+    library = Library(settings, serving=True).open()
     library.embedder.load()
     ingester = Ingester(settings, library.embedder, library.index, library.catalog)
     return WorkerContext(settings, library, open_job_store(settings), ingester)

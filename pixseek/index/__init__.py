@@ -8,8 +8,11 @@ from pixseek.settings import Settings
 __all__ = ["Hit", "IndexPoint", "SearchFilters", "StoredPoint", "VectorIndex", "open_index"]
 
 
-def open_index(settings: Settings) -> VectorIndex:
-    """The server backend when PIXSEEK_QDRANT_URL is set, else the embedded Edge shard."""
+def open_index(settings: Settings, serving: bool = False) -> VectorIndex:
+    """The server backend when PIXSEEK_QDRANT_URL is set, else the embedded Edge shard.
+
+    serving: this process answers searches while it writes, so the embedded shard builds its
+    HNSW aside instead of freezing the process."""
     if settings.qdrant_url:
         from qdrant_client import QdrantClient
 
@@ -21,4 +24,4 @@ def open_index(settings: Settings) -> VectorIndex:
     from pixseek.index.edge import EdgeIndex
 
     settings.index_dir.mkdir(parents=True, exist_ok=True)
-    return EdgeIndex(settings.index_dir, settings.hnsw_ef)
+    return EdgeIndex(settings.index_dir, settings.hnsw_ef, build_aside=serving)

@@ -1,0 +1,114 @@
+"""Building a Qdrant Edge shard's HNSW aside, so that the serving process never freezes.
+
+The shard is copied (a flush, then a file copy: seconds even at 1 M points), a child process
+loads the copy and runs optimize() (minutes, on its own GIL), and the copy is swapped in. Writes
+made to the live shard meanwhile are read back by id and applied to the copy after the swap.
+
+A crash mid-swap leaves `index.old` beside `index`; the next open puts the old, complete shard
+back, so nothing written is ever lost. Run as `python -m pixseek.index.edge_build PATH`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+import qdrant_edge as qe
+
+from pixseek.errors import IndexBackendError
+
+if TYPE_CHECKING:
+    from pixseek.index.edge import EdgeIndex
+
+log = logging.getLogger(__name__)
+PointId = int | UUID | str
+
+
+def build_aside(index: EdgeIndex) -> None:
+    """Optimize a copy of the index in a child process, then swap it in."""
+    copy = _sibling(index.path, "building")
+    with index._lock:
+        index._require().flush()
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(index.path, copy)
+        index._touched = set()
+    started = time.monotonic()
+    try:
+        optimize_in_child(copy)
+        with index._lock:
+            _swap_in(index, copy)
+    finally:
+        index._touched = None
+        shutil.rmtree(copy, ignore_errors=True)
+    log.info("HNSW built aside and swapped in after %.1f s", time.monotonic() - started)
+
+
+def optimize_in_child(path: Path) -> None:
+    """Run optimize() on the shard at path in another process."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pixseek.index.edge_build", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise IndexBackendError(f"building the search index failed: {result.stderr[-2000:]}")
+
+
+def recover_interrupted_swap(path: Path) -> None:
+    """Put the last complete shard back if a swap was cut short; drop unfinished copies."""
+    old = _sibling(path, "old")
+    if old.exists():
+        log.warning("an index swap was interrupted; restoring the shard from before it")
+        shutil.rmtree(path, ignore_errors=True)
+        os.replace(old, path)
+    shutil.rmtree(_sibling(path, "building"), ignore_errors=True)
+
+
+def _swap_in(index: EdgeIndex, copy: Path) -> None:
+    live = index._require()
+    touched: list[PointId] = sorted(index._touched or ())
+    records = live.retrieve(touched, True, True) if touched else []
+    live.flush()
+    live.close()
+    index._shard = None
+    old = _sibling(index.path, "old")
+    os.replace(index.path, old)
+    os.replace(copy, index.path)
+    shard = qe.EdgeShard.load(str(index.path))
+    index._shard = shard
+    _reapply(shard, touched, records)
+    shard.flush()
+    shutil.rmtree(old)  # only now is the new shard complete
+
+
+def _reapply(shard: qe.EdgeShard, touched: list[PointId], records: list[qe.Record]) -> None:
+    """Writes made during the build: the live shard's current state of each touched point."""
+    if records:
+        points = [qe.Point(r.id, r.vector or {}, r.payload or {}) for r in records]
+        shard.update(qe.UpdateOperation.upsert_points(points))
+    present = {str(r.id) for r in records}
+    deleted: list[PointId] = [i for i in touched if str(i) not in present]
+    if deleted:
+        shard.update(qe.UpdateOperation.delete_points(deleted))
+
+
+def _sibling(path: Path, suffix: str) -> Path:
+    return path.with_name(f"{path.name}.{suffix}")
+
+
+def main(path: str) -> None:
+    shard = qe.EdgeShard.load(path)
+    shard.optimize()
+    shard.flush()
+    shard.close()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
