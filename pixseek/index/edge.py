@@ -150,6 +150,17 @@ class EdgeIndex:
         with self._lock:
             return int(self._require().count(request))
 
+    def indexed_fraction(self) -> float:
+        """The share of points already in the HNSW (1.0 when none need it); below 1 searches
+        still answer, scanning the rest exhaustively."""
+        with self._lock:
+            if self._shard is None:
+                return 1.0
+            info = self._shard.info()
+        if info.points_count == 0 or info.indexed_vectors_count == 0:
+            return 1.0 if info.points_count == 0 else 0.0
+        return min(info.indexed_vectors_count / info.points_count, 1.0)
+
     def optimize(self) -> None:
         """Build the HNSW for what was written: in place, or aside in a child process."""
         if self._shard is None:
