@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -85,6 +86,16 @@ def run_pixseek(
         [sys.executable, "-m", "pixseek", "--data-dir", str(data_dir), *args],
         env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
+
+
+def indexed_rows(data_dir: Path) -> int:
+    """Files the catalog of a data directory marks indexed, read while another process writes."""
+    try:
+        with sqlite3.connect(data_dir / "catalog.sqlite3", timeout=1) as db:
+            row = db.execute("SELECT count(*) FROM files WHERE status = 'indexed'").fetchone()
+            return int(row[0])
+    except sqlite3.OperationalError:
+        return 0  # not created yet, or busy: ask again
 
 
 def stop(process: subprocess.Popen[bytes], timeout: float = 60) -> None:

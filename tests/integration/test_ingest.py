@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from pixseek.settings import Settings
 from pixseek.thumbnails import thumbnail_path
 from tests.imagegen import textured_rgb, write_image
 from tests.integration.library import generate_library
+from tests.integration.services import indexed_rows
 
 
 @pytest.fixture
@@ -116,18 +116,6 @@ def test_indexing_one_folder_leaves_other_folders_alone(tmp_path: Path, library:
     assert report["removed"] == 0 and library.index.count() == 2
 
 
-def _indexed_rows(catalog: Path) -> int:
-    if not catalog.exists():
-        return 0
-    try:
-        with sqlite3.connect(catalog, timeout=1) as db:
-            return int(
-                db.execute("SELECT count(*) FROM files WHERE status='indexed'").fetchone()[0]
-            )
-    except sqlite3.OperationalError:
-        return 0
-
-
 def test_a_killed_import_resumes_without_loss_or_duplicates(tmp_path: Path) -> None:
     lib = generate_library(tmp_path / "lib")
     data = tmp_path / "data"
@@ -149,11 +137,11 @@ def test_a_killed_import_resumes_without_loss_or_duplicates(tmp_path: Path) -> N
     ]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
-    while _indexed_rows(data / "catalog.sqlite3") < 20 and time.monotonic() < deadline:
+    while indexed_rows(data) < 20 and time.monotonic() < deadline:
         time.sleep(0.01)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    committed = _indexed_rows(data / "catalog.sqlite3")
+    committed = indexed_rows(data)
     assert 20 <= committed < len(lib.photos), "the kill should land mid-import"
 
     resumed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)

@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 import signal
-import sqlite3
 from pathlib import Path
 
 from pixseek.jobstores import SqliteJobStore
 from pixseek.library import Library
 from pixseek.settings import Settings
 from tests.integration.library import generate_library
-from tests.integration.services import pixseek_env, run_pixseek, start_pixseek, wait_for
+from tests.integration.services import (
+    indexed_rows,
+    pixseek_env,
+    run_pixseek,
+    start_pixseek,
+    wait_for,
+)
 
 IMAGES = 200
-
-
-def indexed_rows(data: Path) -> int:
-    try:
-        with sqlite3.connect(data / "catalog.sqlite3", timeout=1) as db:
-            return int(
-                db.execute("SELECT count(*) FROM files WHERE status='indexed'").fetchone()[0]
-            )
-    except sqlite3.OperationalError:
-        return 0
 
 
 def test_serve_indexes_in_the_background_and_resumes_after_kill_9(tmp_path: Path) -> None:

@@ -16,6 +16,8 @@ from tests.imagegen import textured_rgb
 
 AMX_CPUINFO = "processor\t: 0\nflags\t\t: fpu sse2 avx512f amx_bf16 amx_tile\n"
 OLD_CPUINFO = "processor\t: 0\nflags\t\t: fpu sse2 avx2\n"
+# AVX-512 bf16 without AMX: measured slower in bf16 than in fp32
+AVX512_BF16_CPUINFO = "processor\t: 0\nflags\t\t: fpu sse2 avx512f avx512_bf16\n"
 
 
 def test_image_and_text_embeddings_are_normalised_float32(tiny_embedder: Embedder) -> None:
@@ -63,6 +65,7 @@ def test_precision_follows_the_hardware() -> None:
     assert cpu_has_bf16_units(AMX_CPUINFO) and not cpu_has_bf16_units(OLD_CPUINFO)
     assert choose_precision("cpu", "auto", AMX_CPUINFO) == "bf16"
     assert choose_precision("cpu", "auto", OLD_CPUINFO) == "fp32"
+    assert choose_precision("cpu", "auto", AVX512_BF16_CPUINFO) == "fp32"
     assert choose_precision("cuda", "auto", OLD_CPUINFO) == "fp16"
     assert choose_precision("cpu", "fp32", AMX_CPUINFO) == "fp32"
     with pytest.raises(ValueError, match="precision must be one of"):
