@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -55,14 +56,15 @@ def ingest_queued(ingester: Ingester, jobs: JobStore, job_id: str, worker: str, 
     this call processed. Several workers may run this for one job at once."""
     processed = 0
     catalog = ingester.catalog
+    stopped = CancelCheck(jobs, job_id)
     jobs.start(job_id)
     try:
-        while not _cancelled(jobs, job_id) and (records := catalog.claim(claim, worker, job_id)):
+        while not stopped(fresh=True) and (records := catalog.claim(claim, worker, job_id)):
             report = ingester.ingest(
                 [record.state for record in records],
                 {record.path: record for record in records},
                 on_batch=lambda done, failures: jobs.record(job_id, done, failures),
-                should_stop=lambda: _cancelled(jobs, job_id),
+                should_stop=stopped,
             )
             processed += report.indexed + report.unchanged + len(report.failed)
     finally:
@@ -73,9 +75,22 @@ def ingest_queued(ingester: Ingester, jobs: JobStore, job_id: str, worker: str, 
     return processed
 
 
-def _cancelled(jobs: JobStore, job_id: str) -> bool:
-    job = jobs.get(job_id)
-    return job is None or job.cancel_requested or job.finished
+class CancelCheck:
+    """Whether a job should stop (cancelled, ended or gone), asking the store at most every
+    `every` seconds: it is asked between files, and a store round trip per file would add up."""
+
+    def __init__(self, jobs: JobStore, job_id: str, every: float = 0.5) -> None:
+        self.jobs, self.job_id, self.every = jobs, job_id, every
+        self._asked_at = -math.inf
+        self._stop = False
+
+    def __call__(self, fresh: bool = False) -> bool:
+        now = time.monotonic()
+        if fresh or now - self._asked_at >= self.every:
+            job = self.jobs.get(self.job_id)
+            self._stop = job is None or job.cancel_requested or job.finished
+            self._asked_at = now
+        return self._stop
 
 
 def _finish(jobs: JobStore, catalog: Catalog, job_id: str) -> bool:

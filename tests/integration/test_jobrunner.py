@@ -1,0 +1,118 @@
+"""The job runner without Celery: queue, ingest, reindex, cancel and reconcile on real files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embed import Embedder, parse_model_spec
+from pixseek.ingest import Ingester
+from pixseek.jobrunner import ingest_queued, queue_reindex, queue_scan, reconcile
+from pixseek.jobstores import SqliteJobStore
+from pixseek.library import Library
+from pixseek.photos import file_sha256, point_id
+from pixseek.settings import Settings
+from tests.integration.library import GeneratedLibrary, generate_library
+
+COUNT = 24
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> GeneratedLibrary:
+    return generate_library(tmp_path / "lib", COUNT)
+
+
+@pytest.fixture
+def opened(settings: Settings, tiny_embedder: Embedder) -> Iterator[Library]:
+    with Library(settings, serving=True) as library:
+        library._embedder = tiny_embedder
+        yield library
+
+
+def ingester_for(library: Library, embedder: Embedder | None = None) -> Ingester:
+    embedder = embedder or library.embedder
+    return Ingester(library.settings, embedder, library.index, library.catalog)
+
+
+def scan_and_ingest(library: Library, jobs: SqliteJobStore, root: Path) -> str:
+    job = jobs.create("index")
+    ingester = ingester_for(library)
+    queue_scan(ingester, jobs, job.id, [str(root)], claim=10)
+    ingest_queued(ingester, jobs, job.id, "w@test", claim=10)
+    return job.id
+
+
+def test_a_job_queues_and_ingests_every_file(
+    opened: Library, photos: GeneratedLibrary, tmp_path: Path
+) -> None:
+    jobs = SqliteJobStore(tmp_path / "jobs.sqlite3")
+    job = jobs.get(scan_and_ingest(opened, jobs, photos.root))
+    assert job is not None
+    assert (job.state, job.total, job.done, job.failed) == ("done", COUNT + 3, COUNT, 3)
+    assert opened.index.count() == COUNT
+    assert opened.catalog.pending_count(job.id) == 0
+
+
+def test_reindex_all_embeds_every_file_again(
+    opened: Library, photos: GeneratedLibrary, tmp_path: Path
+) -> None:
+    jobs = SqliteJobStore(tmp_path / "jobs.sqlite3")
+    scan_and_ingest(opened, jobs, photos.root)
+    model = opened.embedder.model_id
+    job = jobs.create("reindex")
+    queued = queue_reindex(opened.catalog, jobs, job.id, model, claim=10, everything=True)
+    assert queued.files == COUNT + 3 and queued.tasks == 3
+    assert opened.catalog.shas_indexed_with(model) == set()  # nothing can be skipped as known
+    ingest_queued(ingester_for(opened), jobs, job.id, "w@test", claim=10)
+    assert jobs.get(job.id).state == "done"  # type: ignore[union-attr]
+    assert opened.index.count() == COUNT
+
+
+def test_reindex_missing_queues_what_another_model_has_not_embedded(
+    opened: Library, photos: GeneratedLibrary, tmp_path: Path
+) -> None:
+    jobs = SqliteJobStore(tmp_path / "jobs.sqlite3")
+    scan_and_ingest(opened, jobs, photos.root)
+    other = Embedder(parse_model_spec("pixseek-tiny-b"), device="cpu")
+    job = jobs.create("reindex")
+    queued = queue_reindex(opened.catalog, jobs, job.id, other.model_id, claim=50, everything=False)
+    assert queued.files == COUNT + 3
+    ingest_queued(ingester_for(opened, other), jobs, job.id, "w@test", claim=50)
+    assert opened.index.vector_names()[other.model_id] == other.dim
+    photo = photos.photos[5].path
+    stored = opened.index.retrieve([point_id(file_sha256(photo))], vector=other.model_id)
+    assert stored[0].vector is not None and np.isclose(
+        np.linalg.norm(stored[0].vector), 1, atol=1e-3
+    )
+
+
+def test_a_cancelled_job_processes_nothing_more_and_gives_its_files_back(
+    opened: Library, photos: GeneratedLibrary, tmp_path: Path
+) -> None:
+    jobs = SqliteJobStore(tmp_path / "jobs.sqlite3")
+    job = jobs.create("index")
+    ingester = ingester_for(opened)
+    queue_scan(ingester, jobs, job.id, [str(photos.root)], claim=10)
+    jobs.request_cancel(job.id)
+    assert ingest_queued(ingester, jobs, job.id, "w@test", claim=10) == 0
+    assert jobs.get(job.id).state == "cancelled"  # type: ignore[union-attr]
+    assert opened.catalog.pending_count(job.id) == COUNT + 3
+    assert len(opened.catalog.claim(100, "other@test", job.id)) == COUNT + 3  # none left claimed
+
+
+def test_reconcile_requeues_leftovers_and_missing_points(
+    opened: Library, photos: GeneratedLibrary, tmp_path: Path
+) -> None:
+    jobs = SqliteJobStore(tmp_path / "jobs.sqlite3")
+    scan_and_ingest(opened, jobs, photos.root)
+    lost = photos.photos[2].path
+    opened.index.delete([point_id(file_sha256(lost))])  # as if the index lost a write
+    resumed = reconcile(ingester_for(opened), jobs, None, claim=10)
+    assert len(resumed) == 1
+    ((job_id, queued),) = resumed.items()
+    assert queued.files == 1 and jobs.get(job_id).kind == "reconcile"  # type: ignore[union-attr]
+    ingest_queued(ingester_for(opened), jobs, job_id, "w@test", claim=10)
+    assert opened.index.count() == COUNT
