@@ -2,7 +2,7 @@
 
 `pixseek serve` imports with its in-process worker while the same process answers searches.
 This measures text-search latency (encode the query, search Qdrant Edge, read payloads) every
-100 ms during a 10 000-image import and during the HNSW build that follows, twice in one run:
+500 ms during a 10 000-image import and during the HNSW build that follows, twice in one run:
 pixseek's way (HNSW built aside in a child process, then swapped in) and the baseline (Edge's
 optimize() called in the serving process, which holds the GIL for the whole build).
 
@@ -50,7 +50,7 @@ WORDS = [
     "car",
     "tree",
 ]
-TICK = 0.1
+TICK = 0.5  # a query every half second: a busy user, without starving the import
 
 
 @dataclass
