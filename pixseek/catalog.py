@@ -70,6 +70,18 @@ class FileRecord:
         )
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """A queued file a worker took, with the job it was queued for."""
+
+    record: FileRecord
+    job_id: str | None
+
+
+def _by_path(claimed: Claimed) -> str:
+    return claimed.record.path
+
+
 class Catalog:
     """The SQLite catalog; safe to share between threads."""
 
@@ -148,15 +160,15 @@ class Catalog:
                 [(s.path, s.size, s.mtime_ns, now, job_id) for s in states],
             )
 
-    def claim(self, limit: int, worker: str, job_id: str | None = None) -> list[FileRecord]:
+    def claim(self, limit: int, worker: str, job_id: str | None = None) -> list[Claimed]:
         """Take up to limit queued files (of one job, or of any) for this worker, atomically."""
         rows = self._rows(
             "UPDATE files SET claimed_by = ?, claimed_at = ? WHERE path IN (SELECT path FROM "
             "files WHERE status = 'pending' AND claimed_by IS NULL AND (? IS NULL OR job_id = ?) "
-            f"ORDER BY path LIMIT ?) RETURNING {_COLUMNS}",
+            f"ORDER BY path LIMIT ?) RETURNING {_COLUMNS}, job_id",
             (worker, time.time(), job_id, job_id, limit),
         )
-        return sorted((FileRecord(*row) for row in rows), key=lambda r: r.path)
+        return sorted((Claimed(FileRecord(*row[:-1]), row[-1]) for row in rows), key=_by_path)
 
     def release_claims(self, worker: str | None = None) -> int:
         """Give claimed files back to the queue: one worker's (it restarted) or everyone's."""

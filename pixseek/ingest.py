@@ -87,7 +87,7 @@ class Failed:
 
 
 StopFn = Callable[[], bool]
-BatchFn = Callable[[int, list[tuple[str, str]]], None]
+BatchFn = Callable[[list[str], list[tuple[str, str]]], None]  # paths done, (path, reason) failed
 
 
 @dataclass(frozen=True)
@@ -140,10 +140,10 @@ class Ingester:
         on_batch: BatchFn | None = None,
         should_stop: StopFn | None = None,
     ) -> IndexReport:
-        """Index files; records are what the catalog knew of them before (old content hashes).
+        """Index files; records: what the catalog knew of them before (old content hashes).
 
-        on_batch(done, failures) is told after each step that wrote to the index; should_stop is
-        asked between files, and a True ends the run early with what was written so far.
+        on_batch(done_paths, failures) is told after each step that wrote to the index;
+        should_stop is asked between files, and a True ends the run early with what was written.
         """
         report = IndexReport()
         if not files:
@@ -227,7 +227,7 @@ class Ingester:
         self._known_shas.update(by_sha)
         run.report.embedded += len(batch)
         run.report.indexed += len(batch)
-        run.told(len(batch), [])
+        run.told([item.state.path for item in batch], [])
 
     def _point(self, sha: str, items: list[Prepared], vector: Any) -> IndexPoint:
         paths = sorted(set(self.catalog.paths_for(sha)) | {item.state.path for item in items})
@@ -247,14 +247,14 @@ class Ingester:
         else:
             run.report.duplicates += 1
             run.report.indexed += 1
-        run.told(1, [])
+        run.told([item.state.path], [])
 
     def _fail(self, item: Failed, run: _Run) -> None:
         log.info("failed: %s: %s", item.state.path, item.reason)
         self._detach_old_content(item.state.path, None)
         self.catalog.mark_failed(item.state, item.sha256, item.reason)
         run.report.failed.append((item.state.path, item.reason))
-        run.told(0, [(item.state.path, item.reason)])
+        run.told([], [(item.state.path, item.reason)])
 
     def _detach_old_content(self, path: str, new_sha: str | None) -> None:
         """A file whose content changed no longer belongs to its old point."""
@@ -281,7 +281,7 @@ class _Run:
     on_batch: BatchFn | None
     should_stop: StopFn | None
 
-    def told(self, done: int, failures: list[tuple[str, str]]) -> None:
+    def told(self, done: list[str], failures: list[tuple[str, str]]) -> None:
         if self.on_batch is not None:
             self.on_batch(done, failures)
 

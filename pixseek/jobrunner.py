@@ -9,10 +9,11 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from pixseek.catalog import Catalog
+from pixseek.catalog import Catalog, Claimed
 from pixseek.ingest import Ingester, plan_scan
 from pixseek.jobs import JobStore
 from pixseek.photos import point_id
@@ -53,26 +54,60 @@ def queue_reindex(
 
 def ingest_queued(ingester: Ingester, jobs: JobStore, job_id: str, worker: str, claim: int) -> int:
     """Process a job's queued files until none is left or the job is cancelled; how many files
-    this call processed. Several workers may run this for one job at once."""
+    this call processed. Several workers may run this for one job at once.
+
+    A claim too small for a model batch is topped up with other jobs' queued files, so files
+    that arrive one at a time (one job each) still reach the model in full batches."""
     processed = 0
     catalog = ingester.catalog
     stopped = CancelCheck(jobs, job_id)
+    involved = {job_id}
     jobs.start(job_id)
     try:
-        while not stopped(fresh=True) and (records := catalog.claim(claim, worker, job_id)):
+        while not stopped(fresh=True) and (
+            claimed := _claim(catalog, worker, job_id, claim, ingester.settings.batch_size)
+        ):
+            job_of = {c.record.path: c.job_id or job_id for c in claimed}
+            for other in set(job_of.values()) - involved:
+                jobs.start(other)
+                involved.add(other)
             report = ingester.ingest(
-                [record.state for record in records],
-                {record.path: record for record in records},
-                on_batch=lambda done, failures: jobs.record(job_id, done, failures),
+                [c.record.state for c in claimed],
+                {c.record.path: c.record for c in claimed},
+                on_batch=_progress_recorder(jobs, job_of),
                 should_stop=stopped,
             )
             processed += report.indexed + report.unchanged + len(report.failed)
     finally:
         catalog.release_claims(worker)  # what a cancel left unprocessed goes back to the queue
         ingester.index.flush()
-    if _finish(jobs, catalog, job_id) and processed:
-        ingester.index.optimize()  # build the HNSW for what the job wrote
+    ended = [j for j in sorted(involved) if _finish(jobs, catalog, j)]
+    if ended and processed:
+        ingester.index.optimize()  # build the HNSW for what the jobs wrote
     return processed
+
+
+def _claim(catalog: Catalog, worker: str, job_id: str, claim: int, batch: int) -> list[Claimed]:
+    claimed = catalog.claim(claim, worker, job_id)
+    if claimed and len(claimed) < batch:
+        claimed += catalog.claim(batch - len(claimed), worker)
+    return claimed
+
+
+def _progress_recorder(
+    jobs: JobStore, job_of: dict[str, str]
+) -> Callable[[list[str], list[tuple[str, str]]], None]:
+    """Counts each processed file into the job it was queued for."""
+
+    def record(done: list[str], failures: list[tuple[str, str]]) -> None:
+        counts: Counter[str] = Counter(job_of[path] for path in done)
+        failed: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for path, reason in failures:
+            failed[job_of[path]].append((path, reason))
+        for job in set(counts) | set(failed):
+            jobs.record(job, counts[job], failed[job])
+
+    return record
 
 
 class CancelCheck:

@@ -19,12 +19,8 @@ from workers.context import context_for
 
 log = logging.getLogger(__name__)
 
-SCAN, INGEST, REINDEX, DELETE = (
-    "pixseek.scan",
-    "pixseek.ingest",
-    "pixseek.reindex",
-    "pixseek.delete",
-)
+SCAN, INGEST, REINDEX = "pixseek.scan", "pixseek.ingest", "pixseek.reindex"
+SMALL_JOB_WAIT = 1.0  # seconds a job smaller than a model batch waits for company
 
 
 def _transient_errors() -> tuple[type[BaseException], ...]:
@@ -87,9 +83,12 @@ def reindex(task: Task, job_id: str, everything: bool) -> int:
 
 
 def send_ingest(app: Celery, job_id: str, queued: Queued) -> None:
-    """One ingest task per claim-sized share, so every worker can take part."""
+    """One ingest task per claim-sized share, so every worker can take part. A job smaller
+    than a model batch waits a moment, so files arriving one by one share a batch."""
+    settings = app.conf.pixseek_settings
+    countdown = SMALL_JOB_WAIT if queued.files < settings.batch_size else None
     for _ in range(queued.tasks):
-        app.send_task(INGEST, args=[job_id])
+        app.send_task(INGEST, args=[job_id], countdown=countdown)
 
 
 def resume_after_restart(app: Celery, worker: str | None) -> None:

@@ -116,3 +116,33 @@ def test_reconcile_requeues_leftovers_and_missing_points(
     assert queued.files == 1 and jobs.get(job_id).kind == "reconcile"  # type: ignore[union-attr]
     ingest_queued(ingester_for(opened), jobs, job_id, "w@test", claim=10)
     assert opened.index.count() == COUNT
+
+
+class BatchRecordingEmbedder(Embedder):
+    """The real tiny model, noting the size of every batch it is given."""
+
+    def __init__(self) -> None:
+        super().__init__(parse_model_spec("pixseek-tiny"), device="cpu")
+        self.batches: list[int] = []
+
+    def embed_images(self, images):  # type: ignore[no-untyped-def]
+        self.batches.append(len(images))
+        return super().embed_images(images)
+
+
+def test_files_arriving_one_job_each_share_full_model_batches(
+    opened: Library, photos: GeneratedLibrary, tmp_path: Path
+) -> None:
+    jobs = SqliteJobStore(tmp_path / "jobs.sqlite3")
+    embedder = BatchRecordingEmbedder()
+    ingester = ingester_for(opened, embedder)
+    single_jobs = []
+    for photo in photos.photos:  # as uploads would come: one file, one job
+        job = jobs.create("upload")
+        queue_scan(ingester, jobs, job.id, [str(photo.path)], claim=256)
+        single_jobs.append(job.id)
+    ingest_queued(ingester, jobs, single_jobs[0], "w@test", claim=256)
+    # without topping up, each one-file job would be a batch of its own: [1] * COUNT
+    assert opened.settings.batch_size > COUNT and embedder.batches == [COUNT]
+    assert all(jobs.get(j).state == "done" for j in single_jobs)  # type: ignore[union-attr]
+    assert all(jobs.get(j).done == 1 for j in single_jobs)  # type: ignore[union-attr]
