@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS files (
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
     sha256 TEXT,
-    status TEXT NOT NULL CHECK (status IN ('indexed', 'failed', 'pending')),
+    status TEXT NOT NULL CHECK (status IN ('indexed', 'failed', 'pending', 'excluded')),
     model_id TEXT,
     error TEXT,
     updated_at TEXT NOT NULL,
@@ -62,12 +62,10 @@ class FileRecord:
         return FileState(self.path, self.size, self.mtime_ns)
 
     def is_current(self, state: FileState, model_id: str) -> bool:
-        """Indexed by this model and not modified since."""
-        return (
-            self.status == "indexed"
-            and self.model_id == model_id
-            and (self.size, self.mtime_ns) == (state.size, state.mtime_ns)
-        )
+        """Nothing to do: indexed by this model, or deleted by the user, and not modified since."""
+        unmodified = (self.size, self.mtime_ns) == (state.size, state.mtime_ns)
+        indexed = self.status == "indexed" and self.model_id == model_id
+        return unmodified and (indexed or self.status == "excluded")
 
 
 @dataclass(frozen=True)
@@ -221,6 +219,17 @@ class Catalog:
             )
             states.extend(FileState(*row) for row in rows)
         return states
+
+    def exclude(self, sha256: str) -> list[str]:
+        """Keep the files holding this content out of the index until they change (the user
+        deleted the photo); the paths affected."""
+        paths = [row[0] for row in self._rows("SELECT path FROM files WHERE sha256 = ?", (sha256,))]
+        self._write(
+            "UPDATE files SET status = 'excluded', job_id = NULL, claimed_by = NULL, "
+            "updated_at = ? WHERE sha256 = ?",
+            (_now(), sha256),
+        )
+        return paths
 
     def remove(self, paths: Sequence[str]) -> None:
         with self._transaction():

@@ -110,6 +110,22 @@ def _progress_recorder(
     return record
 
 
+def delete_photos(ingester: Ingester, jobs: JobStore, job_id: str, point_ids: list[str]) -> int:
+    """Take photos out of the index; their files stay out until they change. How many went."""
+    jobs.start(job_id)
+    jobs.add_total(job_id, len(point_ids), planned=True)
+    found = {p.id: p.payload for p in ingester.index.retrieve(point_ids)}
+    for point in point_ids:
+        payload = found.get(point)
+        ingester.index.delete([point])  # the index first: a crash here leaves a redoable delete
+        if payload and payload.get("sha256"):
+            ingester.catalog.exclude(str(payload["sha256"]))
+        jobs.record(job_id, 1 if payload else 0, [] if payload else [(point, "no such photo")])
+    ingester.index.flush()
+    jobs.finish(job_id, "done")
+    return len(found)
+
+
 class CancelCheck:
     """Whether a job should stop (cancelled, ended or gone), asking the store at most every
     `every` seconds: it is asked between files, and a store round trip per file would add up."""

@@ -82,6 +82,8 @@ class Library:
             "points": self.index.count(),
             "files_indexed": counts.get("indexed", 0),
             "files_failed": counts.get("failed", 0),
+            "files_queued": counts.get("pending", 0),
+            "files_deleted": counts.get("excluded", 0),
         }
 
     def __enter__(self) -> Library:

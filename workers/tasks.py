@@ -14,12 +14,24 @@ from celery import Celery, Task
 from celery.signals import worker_ready
 
 from pixseek.errors import PixseekError
-from pixseek.jobrunner import Queued, ingest_queued, queue_reindex, queue_scan, reconcile
+from pixseek.jobrunner import (
+    Queued,
+    delete_photos,
+    ingest_queued,
+    queue_reindex,
+    queue_scan,
+    reconcile,
+)
 from workers.context import context_for
 
 log = logging.getLogger(__name__)
 
-SCAN, INGEST, REINDEX = "pixseek.scan", "pixseek.ingest", "pixseek.reindex"
+SCAN, INGEST, REINDEX, DELETE = (
+    "pixseek.scan",
+    "pixseek.ingest",
+    "pixseek.reindex",
+    "pixseek.delete",
+)
 SMALL_JOB_WAIT = 1.0  # seconds a job smaller than a model batch waits for company
 
 
@@ -82,6 +94,12 @@ def reindex(task: Task, job_id: str, everything: bool) -> int:
     return queued.files
 
 
+def delete(task: Task, job_id: str, point_ids: list[str]) -> int:
+    """Take photos out of the index (their files stay out until they change)."""
+    context = context_for(task.app)
+    return delete_photos(context.ingester, context.jobs, job_id, point_ids)
+
+
 def send_ingest(app: Celery, job_id: str, queued: Queued) -> None:
     """One ingest task per claim-sized share, so every worker can take part. A job smaller
     than a model batch waits a moment, so files arriving one by one share a batch."""
@@ -105,6 +123,7 @@ def register(app: Celery) -> None:
     app.task(name=SCAN, **TASK_OPTIONS)(scan)
     app.task(name=INGEST, **TASK_OPTIONS)(ingest)
     app.task(name=REINDEX, **TASK_OPTIONS)(reindex)
+    app.task(name=DELETE, **TASK_OPTIONS)(delete)
 
 
 @worker_ready.connect

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -116,6 +117,19 @@ class VectorIndex(Protocol):
 
     def close(self) -> None:
         """Release files and connections."""
+
+
+def valid_point_ids(point_ids: Sequence[str]) -> list[str]:
+    """The ids that can name a point (UUIDs); others can match nothing, so they are dropped
+    here rather than failing inside the backend."""
+    valid = []
+    for point_id in point_ids:
+        try:
+            uuid.UUID(str(point_id))
+        except ValueError:
+            continue
+        valid.append(str(point_id))
+    return valid
 
 
 def stored_point(point_id: Any, payload: Any, vectors: Any, name: str | None) -> StoredPoint:

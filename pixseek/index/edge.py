@@ -27,6 +27,7 @@ from pixseek.index.base import (
     SearchFilters,
     StoredPoint,
     stored_point,
+    valid_point_ids,
 )
 from pixseek.index.conditions import Condition, to_clauses
 from pixseek.index.edge_build import build_aside, recover_interrupted_swap
@@ -108,10 +109,12 @@ class EdgeIndex:
         self._write([point_id], qe.UpdateOperation.set_payload([point_id], payload))
 
     def delete(self, point_ids: Sequence[str]) -> None:
+        point_ids = valid_point_ids(point_ids)
         if point_ids and self._shard is not None:
             self._write(point_ids, qe.UpdateOperation.delete_points(list(point_ids)))
 
     def retrieve(self, point_ids: Sequence[str], vector: str | None = None) -> list[StoredPoint]:
+        point_ids = valid_point_ids(point_ids)
         if not point_ids or self._shard is None:
             return []
         with_vector: bool | list[str] = [vector] if vector else False

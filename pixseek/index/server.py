@@ -19,6 +19,7 @@ from pixseek.index.base import (
     SearchFilters,
     StoredPoint,
     stored_point,
+    valid_point_ids,
 )
 from pixseek.index.conditions import Condition, to_clauses
 
@@ -78,11 +79,13 @@ class QdrantServerIndex:
         self.client.set_payload(self.collection, payload, points=[point_id], wait=True)
 
     def delete(self, point_ids: Sequence[str]) -> None:
+        point_ids = valid_point_ids(point_ids)
         if point_ids and self.client.collection_exists(self.collection):
             selector = models.PointIdsList(points=list(point_ids))
             self.client.delete(self.collection, selector, wait=True)
 
     def retrieve(self, point_ids: Sequence[str], vector: str | None = None) -> list[StoredPoint]:
+        point_ids = valid_point_ids(point_ids)
         if not point_ids or not self.client.collection_exists(self.collection):
             return []
         records = self.client.retrieve(

@@ -192,6 +192,7 @@ def test_weights_that_cannot_be_downloaded_say_how_to_use_a_local_file(tmp_path:
         (["search", "x", "--after", "last tuesday"], "--after 'last tuesday' is not a date"),
         (["search", "beach -"], "a query term is empty"),
         (["search", "--like", "0c0ffee0-0000-0000-0000-000000000000"], "no indexed photo with id"),
+        (["search", "--like", "not-a-photo-id"], "no indexed photo with id"),
         (["index", "/no/such/folder"], "no such file or folder"),
     ],
 )

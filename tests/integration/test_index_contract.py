@@ -101,7 +101,7 @@ def test_upsert_then_retrieve_and_search_nearest_first(index: VectorIndex) -> No
     assert hits[0].score == pytest.approx(1.0, abs=1e-4)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert hits[0].payload["paths"] == ["/lib/7.jpg"]
-    stored = index.retrieve([points[3].id, str(uuid.uuid4())], vector=VECTOR)
+    stored = index.retrieve([points[3].id, str(uuid.uuid4()), "not-a-photo-id"], vector=VECTOR)
     assert [s.id for s in stored] == [points[3].id]
     assert stored[0].vector is not None
     np.testing.assert_allclose(stored[0].vector, unit(3), atol=1e-5)
@@ -202,7 +202,7 @@ def test_set_payload_merges_and_delete_removes(index: VectorIndex) -> None:
     payload = index.retrieve([p["undated"].id])[0].payload
     assert payload["paths"] == ["/moved.jpg"] and payload["shape"] == "square"
     assert _matching(index, SearchFilters(formats=("gif",))) == {p["undated"].id}
-    index.delete([p["undated"].id, str(uuid.uuid4())])
+    index.delete([p["undated"].id, str(uuid.uuid4()), "not-a-photo-id"])
     assert index.count() == 3
     assert index.retrieve([p["undated"].id]) == []
 
