@@ -108,10 +108,6 @@ class Catalog:
             found.update((row[0], FileRecord(*row)) for row in rows)
         return found
 
-    def get(self, path: str) -> FileRecord | None:
-        rows = self._rows(f"SELECT {_COLUMNS} FROM files WHERE path = ?", (path,))
-        return FileRecord(*rows[0]) if rows else None
-
     def shas_indexed_with(self, model_id: str) -> set[str]:
         """Content hashes that already have a point embedded by this model."""
         rows = self._rows(

@@ -53,9 +53,3 @@ def build(settings: Settings) -> WorkerContext:
     ingester = Ingester(settings, library.embedder, library.index, library.catalog)
     return WorkerContext(settings, library, open_job_store(settings), ingester)
 
-
-def close_all() -> None:
-    with _lock:
-        for context in _contexts.values():
-            context.close()
-        _contexts.clear()
