@@ -52,4 +52,3 @@ def build(settings: Settings) -> WorkerContext:
     library.embedder.load()
     ingester = Ingester(settings, library.embedder, library.index, library.catalog)
     return WorkerContext(settings, library, open_job_store(settings), ingester)
-
