@@ -6,6 +6,7 @@ content hashes, so a run that dies halfway is finished by the next one without d
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import defaultdict, deque
@@ -129,8 +130,6 @@ class Ingester:
         self.index = index
         self.catalog = catalog
         self.model_id = embedder.model_id
-        self._known_shas: set[str] = set()
-        self._records: Mapping[str, FileRecord] = {}
 
     def ingest(
         self,
@@ -149,9 +148,14 @@ class Ingester:
         if not files:
             return report
         self.index.ensure_vector(self.model_id, self.embedder.dim)
-        self._known_shas = self.catalog.shas_indexed_with(self.model_id)
-        self._records = records
-        run = _Run(report, progress or (lambda done, total: None), on_batch, should_stop)
+        run = _Run(
+            report,
+            progress or (lambda done, total: None),
+            on_batch,
+            should_stop,
+            records,
+            self.catalog.shas_indexed_with(self.model_id),
+        )
         self._process(files, run)
         return report
 
@@ -171,7 +175,8 @@ class Ingester:
         batch: list[Prepared] = []
         with ThreadPoolExecutor(self.settings.decode_threads, "pixseek-decode") as pool:
             window = 2 * self.settings.batch_size
-            for done, item in enumerate(bounded_map(pool, self._prepare, files, window), 1):
+            prepare = functools.partial(self._prepare, known_shas=run.known_shas)
+            for done, item in enumerate(bounded_map(pool, prepare, files, window), 1):
                 if isinstance(item, Prepared):
                     batch.append(item)
                     if len(batch) >= self.settings.batch_size:
@@ -187,13 +192,13 @@ class Ingester:
                     break
             self._embed(batch, run)
 
-    def _prepare(self, state: FileState) -> Prepared | Known | Failed:
+    def _prepare(self, state: FileState, known_shas: set[str]) -> Prepared | Known | Failed:
         """Runs in a decode thread: hash, then decode only content not indexed yet."""
         try:
             sha = file_sha256(state.path)
         except OSError as exc:
             return Failed(state, None, f"cannot read file: {exc.strerror or exc}")
-        if sha in self._known_shas:
+        if sha in known_shas:
             return Known(state, sha)
         try:
             with open_image(state.path, self.settings.max_image_pixels) as image:
@@ -221,10 +226,10 @@ class Ingester:
             for sha, rows in by_sha.items()
         ]
         for item in batch:
-            self._detach_old_content(item.state.path, item.sha256)
+            self._detach_old_content(run, item.state.path, item.sha256)
         self.index.upsert(points)
         self.catalog.mark_indexed([(item.state, item.sha256) for item in batch], self.model_id)
-        self._known_shas.update(by_sha)
+        run.known_shas.update(by_sha)
         run.report.embedded += len(batch)
         run.report.indexed += len(batch)
         run.told([item.state.path for item in batch], [])
@@ -237,8 +242,8 @@ class Ingester:
         return IndexPoint(point_id(sha), {self.model_id: vector}, payload)
 
     def _attach(self, item: Known, run: _Run) -> None:
-        previous = self._records.get(item.state.path)
-        self._detach_old_content(item.state.path, item.sha256)
+        previous = run.records.get(item.state.path)
+        self._detach_old_content(run, item.state.path, item.sha256)
         paths = sorted(set(self.catalog.paths_for(item.sha256)) | {item.state.path})
         self.index.set_payload(point_id(item.sha256), path_fields(paths))
         self.catalog.mark_indexed([(item.state, item.sha256)], self.model_id)
@@ -251,14 +256,14 @@ class Ingester:
 
     def _fail(self, item: Failed, run: _Run) -> None:
         log.info("failed: %s: %s", item.state.path, item.reason)
-        self._detach_old_content(item.state.path, None)
+        self._detach_old_content(run, item.state.path, None)
         self.catalog.mark_failed(item.state, item.sha256, item.reason)
         run.report.failed.append((item.state.path, item.reason))
         run.told([], [(item.state.path, item.reason)])
 
-    def _detach_old_content(self, path: str, new_sha: str | None) -> None:
+    def _detach_old_content(self, run: _Run, path: str, new_sha: str | None) -> None:
         """A file whose content changed no longer belongs to its old point."""
-        record = self._records.get(path)
+        record = run.records.get(path)
         if record is None or not record.sha256:
             return  # paths_for() only lists indexed paths, so a failed file's hash is harmless
         if record.sha256 != new_sha:
@@ -274,12 +279,15 @@ class Ingester:
 
 @dataclass
 class _Run:
-    """One ingest call's report and callbacks."""
+    """One ingest call's state: an Ingester is shared by a worker's concurrent tasks, so
+    nothing of one call may live on it."""
 
     report: IndexReport
     progress: ProgressFn
     on_batch: BatchFn | None
     should_stop: StopFn | None
+    records: Mapping[str, FileRecord]  # what the catalog knew of the files before
+    known_shas: set[str]  # contents this model has embedded: only their paths need recording
 
     def told(self, done: list[str], failures: list[tuple[str, str]]) -> None:
         if self.on_batch is not None:
