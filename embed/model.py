@@ -72,6 +72,11 @@ class Embedder:
         """The side of the square the model sees; decoding need not keep more pixels."""
         return self.load().image_size
 
+    @property
+    def loaded(self) -> bool:
+        """Whether load() has built the model (readiness checks ask this; it never loads)."""
+        return self._loaded is not None
+
     def load(self) -> LoadedModel:
         """Build the model on first call; later calls return the same one."""
         if self._loaded is None:

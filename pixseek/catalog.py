@@ -33,6 +33,10 @@ CREATE TABLE IF NOT EXISTS files (
 );
 CREATE INDEX IF NOT EXISTS files_sha256 ON files (sha256);
 CREATE INDEX IF NOT EXISTS files_pending ON files (status, job_id) WHERE status = 'pending';
+CREATE TABLE IF NOT EXISTS roots (
+    path TEXT PRIMARY KEY,
+    added_at TEXT NOT NULL
+);
 """
 
 
@@ -230,6 +234,20 @@ class Catalog:
     def remove(self, paths: Sequence[str]) -> None:
         with self._transaction():
             self._db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in paths])
+
+    def add_roots(self, roots: Iterable[str]) -> None:
+        """Remember library folders (absolute paths), so a rescan can look at them again;
+        a folder known already keeps the date it was first added."""
+        now = _now()
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR IGNORE INTO roots (path, added_at) VALUES (?, ?)",
+                [(str(root), now) for root in roots],
+            )
+
+    def roots(self) -> list[str]:
+        """The library folders ever indexed, sorted."""
+        return [row[0] for row in self._rows("SELECT path FROM roots ORDER BY path")]
 
     def status_counts(self) -> dict[str, int]:
         rows = self._rows("SELECT status, count(*) FROM files GROUP BY status")

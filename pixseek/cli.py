@@ -7,7 +7,6 @@ import logging
 import re
 import sys
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,6 +20,7 @@ from pixseek.errors import (
     PixseekError,
     QueryError,
 )
+from pixseek.filters import build_filters
 from pixseek.index.base import SearchFilters
 from pixseek.ingest import Indexer
 from pixseek.jobstores import open_job_store
@@ -31,7 +31,6 @@ from pixseek.search import QueryTerm, SearchRequest, SearchResult, search, text_
 from pixseek.settings import Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
-FORMAT_ALIASES = {"jpg": "jpeg", "jpe": "jpeg", "tif": "tiff", "heic": "heif"}
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -69,10 +68,12 @@ def index_command(settings: Settings, paths: tuple[Path, ...], as_json: bool, de
     if settings.server_mode:
         _index_on_workers(settings, paths, as_json, detach)
         return
+    roots = resolve_roots(str(p) for p in paths)
     with Library(settings) as library:
+        library.catalog.add_roots(roots)  # the admin page's rescan looks at these again
         indexer = Indexer(settings, library.embedder, library.index, library.catalog)
         with tqdm(total=0, unit="img", desc="indexing", file=sys.stderr, disable=None) as bar:
-            report = indexer.run([str(p) for p in paths], progress=_bar_updater(bar))
+            report = indexer.run(roots, progress=_bar_updater(bar))
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
         return
@@ -208,32 +209,10 @@ def _filters(
     shapes: tuple[str, ...],
     has_location: bool | None,
 ) -> SearchFilters:
-    return SearchFilters(
-        taken_from=_bound(after, "--after", end_of_day=False),
-        taken_until=_bound(before, "--before", end_of_day=True),
-        cameras=tuple(" ".join(c.lower().split()) for c in cameras),
-        folders=tuple(str(f.expanduser().resolve()) for f in folders),
-        formats=tuple(
-            FORMAT_ALIASES.get(f.lower().lstrip("."), f.lower().lstrip(".")) for f in formats
-        ),
-        shapes=shapes,  # type: ignore[arg-type]
-        has_location=has_location,
-    )
-
-
-def _bound(value: str | None, option: str, end_of_day: bool) -> str | None:
-    """A wall-clock ISO bound; a bare date as --before means up to the end of that day."""
-    if value is None:
-        return None
     try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            return datetime.combine(
-                day + timedelta(days=end_of_day), datetime.min.time()
-            ).isoformat()
-        return datetime.fromisoformat(value).replace(tzinfo=None).isoformat()
-    except ValueError:
-        raise QueryError(f"{option} {value!r} is not a date (YYYY-MM-DD) or ISO datetime") from None
+        return build_filters(after, before, cameras, folders, formats, shapes, has_location)
+    except QueryError as exc:
+        raise QueryError(f"--{exc}") from None
 
 
 def _photo_id(value: str) -> str:

@@ -27,3 +27,7 @@ class QueryError(PixseekError):
 
 class PathNotFoundError(PixseekError):
     """A file or folder named by the user does not exist."""
+
+
+class UploadError(PixseekError):
+    """An uploaded file was refused (too large, not an image, a format pixseek cannot read)."""

@@ -13,6 +13,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from PIL import Image
@@ -237,9 +238,14 @@ class Ingester:
     def _point(self, sha: str, items: list[Prepared], vector: Any) -> IndexPoint:
         paths = sorted(set(self.catalog.paths_for(sha)) | {item.state.path for item in items})
         first = items[0]
-        payload = build_payload(sha, paths, first.state.size, first.meta)
+        payload = build_payload(sha, paths, first.state.size, first.meta, self._source(paths))
         payload["model"] = self.model_id
         return IndexPoint(point_id(sha), {self.model_id: vector}, payload)
+
+    def _source(self, paths: Sequence[str]) -> str:
+        """The payload source: upload for content held only in the uploads store, else library."""
+        uploads = self.settings.uploads_dir
+        return "upload" if all(Path(p).is_relative_to(uploads) for p in paths) else "library"
 
     def _attach(self, item: Known, run: _Run) -> None:
         previous = run.records.get(item.state.path)

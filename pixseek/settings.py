@@ -40,6 +40,14 @@ class Settings(BaseSettings):
     broker_url: str | None = None  # redis://... for server mode; unset: embedded, no services
     redis_url: str | None = None  # where jobs live in server mode; defaults to broker_url
     worker_claim: int = Field(default=256, ge=1, le=100_000)  # files a worker takes at a time
+    host: str = "127.0.0.1"  # where `pixseek serve` listens
+    port: int = Field(default=8467, ge=0, le=65535)
+    web_workers: int = Field(default=2, ge=1, le=64)  # gunicorn processes in server mode
+    auth: Literal["auto", "on", "off"] = "auto"  # auto: open only embedded on loopback
+    secret_key: SecretStr | None = None  # signs sessions; required whenever auth is on
+    admin_password: SecretStr | None = None  # creates or updates the `admin` user
+    upload_max_bytes: int = Field(default=200 * 1024 * 1024, ge=1)  # per file
+    upload_max_files: int = Field(default=500, ge=1)  # per request
 
     @field_validator("model")
     @classmethod
@@ -74,6 +82,15 @@ class Settings(BaseSettings):
     @property
     def thumbs_dir(self) -> Path:
         return self.data_dir / "thumbs"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Uploaded photos, stored by content hash: uploads/ab/<sha256>.<ext>."""
+        return self.data_dir / "uploads"
+
+    @property
+    def users_path(self) -> Path:
+        return self.data_dir / "users.sqlite3"
 
     @property
     def server_mode(self) -> bool:

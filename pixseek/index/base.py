@@ -106,6 +106,23 @@ class VectorIndex(Protocol):
     ) -> list[Hit]:
         """Nearest points by cosine similarity among those the filters let through."""
 
+    def recommend(
+        self,
+        vector_name: str,
+        positives: Sequence[np.ndarray],
+        negatives: Sequence[np.ndarray],
+        filters: SearchFilters,
+        limit: int,
+        offset: int = 0,
+    ) -> list[Hit]:
+        """Best-score recommendation from example vectors (negatives alone work too) among
+        points the filters let through.
+
+        A point's score is its similarity to the nearest positive when that beats its
+        similarity to the nearest negative, else a negative number: the closer to a negative,
+        the lower.
+        """
+
     def count(self, filters: SearchFilters | None = None) -> int:
         """How many points pass the filters (all points when None)."""
 

@@ -131,12 +131,38 @@ class EdgeIndex:
         offset: int = 0,
         score_threshold: float | None = None,
     ) -> list[Hit]:
+        query = qe.Query.Nearest(_floats(vector), using=vector_name)
+        return self._query(query, filters, limit, offset, score_threshold)
+
+    def recommend(
+        self,
+        vector_name: str,
+        positives: Sequence[np.ndarray],
+        negatives: Sequence[np.ndarray],
+        filters: SearchFilters,
+        limit: int,
+        offset: int = 0,
+    ) -> list[Hit]:
+        examples = qe.RecommendQuery(
+            positives=[_floats(v) for v in positives], negatives=[_floats(v) for v in negatives]
+        )
+        query = qe.Query.RecommendBestScore(examples, using=vector_name)
+        return self._query(query, filters, limit, offset, None)
+
+    def _query(
+        self,
+        query: qe.Query,
+        filters: SearchFilters,
+        limit: int,
+        offset: int,
+        score_threshold: float | None,
+    ) -> list[Hit]:
         if self._shard is None:
             return []
         request = qe.QueryRequest(
             limit=limit,
             offset=offset,
-            query=qe.Query.Nearest(vector.astype(np.float32).tolist(), using=vector_name),
+            query=query,
             filter=edge_filter(filters),
             with_payload=True,
             score_threshold=score_threshold,
@@ -224,6 +250,11 @@ def _edge_condition(condition: Condition) -> Any:
     if condition.kind == "is_empty":
         return qe.IsEmptyCondition(condition.key)
     return qe.HasIdCondition(set(condition.values))
+
+
+def _floats(vector: np.ndarray) -> list[float]:
+    values: list[float] = vector.astype(np.float32).tolist()
+    return values
 
 
 def _open(opener: Any, path: Path) -> qe.EdgeShard:

@@ -105,11 +105,40 @@ class QdrantServerIndex:
         offset: int = 0,
         score_threshold: float | None = None,
     ) -> list[Hit]:
+        query = vector.astype(np.float32).tolist()
+        return self._query(query, vector_name, filters, limit, offset, score_threshold)
+
+    def recommend(
+        self,
+        vector_name: str,
+        positives: Sequence[np.ndarray],
+        negatives: Sequence[np.ndarray],
+        filters: SearchFilters,
+        limit: int,
+        offset: int = 0,
+    ) -> list[Hit]:
+        examples = models.RecommendInput(
+            positive=[v.astype(np.float32).tolist() for v in positives],
+            negative=[v.astype(np.float32).tolist() for v in negatives],
+            strategy=models.RecommendStrategy.BEST_SCORE,
+        )
+        query = models.RecommendQuery(recommend=examples)
+        return self._query(query, vector_name, filters, limit, offset, None)
+
+    def _query(
+        self,
+        query: Any,
+        vector_name: str,
+        filters: SearchFilters,
+        limit: int,
+        offset: int,
+        score_threshold: float | None,
+    ) -> list[Hit]:
         if not self.client.collection_exists(self.collection):
             return []
         response = self.client.query_points(
             self.collection,
-            query=vector.astype(np.float32).tolist(),
+            query=query,
             using=vector_name,
             query_filter=server_filter(filters),
             limit=limit,

@@ -15,7 +15,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-TINY_ENV = {"PIXSEEK_MODEL": "pixseek-tiny", "PIXSEEK_DEVICE": "cpu", "HF_HUB_OFFLINE": "1"}
+TINY_ENV = {
+    "PIXSEEK_MODEL": "pixseek-tiny",
+    "PIXSEEK_DEVICE": "cpu",
+    "HF_HUB_OFFLINE": "1",
+    "PIXSEEK_PORT": "0",  # `pixseek serve` listens on a free port: tests never clash
+}
 
 
 def free_port() -> int:

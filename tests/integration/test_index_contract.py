@@ -220,3 +220,84 @@ def test_points_survive_close_and_reopen(opener: Opener) -> None:
         assert again.search(VECTOR, unit(4), SearchFilters(), limit=1)[0].id == photo(4).id
     finally:
         again.close()
+
+
+def axis(i: int) -> np.ndarray:
+    vector = np.zeros(DIM, dtype=np.float32)
+    vector[i] = 1.0
+    return vector
+
+
+def point(seed: int, vector: np.ndarray) -> IndexPoint:
+    return IndexPoint(
+        photo(seed).id, {VECTOR: vector / np.linalg.norm(vector)}, photo(seed).payload
+    )
+
+
+def _examples(index: VectorIndex) -> dict[str, IndexPoint]:
+    """Photos a and b on two axes, a near-duplicate of each, and twenty others away from both."""
+    index.ensure_vector(VECTOR, DIM)
+    others = {
+        f"other{seed}": point(seed, unit(seed) * [0, 0, 1, 1, 1, 1, 1, 1]) for seed in range(10, 30)
+    }
+    examples = {
+        "a": point(1, axis(0)),
+        "near_a": point(2, axis(0) + 0.3 * axis(2)),
+        "b": point(3, axis(1)),
+        "near_b": point(4, axis(1) + 0.3 * axis(3)),
+    }
+    points = others | examples
+    index.upsert(list(points.values()))
+    return points
+
+
+def _rank(hits: list, point: IndexPoint) -> int:
+    return [h.id for h in hits].index(point.id)
+
+
+def test_recommend_pulls_the_liked_examples_neighbours_up(index: VectorIndex) -> None:
+    p = _examples(index)
+    liked = [axis(0), axis(1)]
+    hits = index.recommend(VECTOR, liked, [], SearchFilters(), limit=4)
+    assert ids(hits) == {p["a"].id, p["near_a"].id, p["b"].id, p["near_b"].id}
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    page = index.recommend(VECTOR, liked, [], SearchFilters(), limit=2, offset=2)
+    assert ids(page) == ids(hits[2:])  # a and b tie, and so do their near-duplicates
+
+
+def test_recommend_pushes_a_disliked_examples_neighbours_down(index: VectorIndex) -> None:
+    p = _examples(index)
+    # a query between a and b: both of them and their near-duplicates rank high
+    liked = (axis(0) + axis(1)) / np.sqrt(2)
+    before = index.recommend(VECTOR, [liked], [], SearchFilters(), limit=30)
+    after = index.recommend(VECTOR, [liked], [axis(1)], SearchFilters(), limit=30)
+    assert _rank(before, p["near_b"]) < 4
+    assert _rank(after, p["near_b"]) > _rank(before, p["near_b"])
+    assert _rank(after, p["near_b"]) >= len(after) - 2  # b and its neighbour sink to the end
+    assert _rank(after, p["near_a"]) < _rank(after, p["near_b"])
+    assert next(h for h in after if h.id == p["near_b"].id).score < 0
+
+
+def test_recommend_from_negatives_alone(index: VectorIndex) -> None:
+    p = _examples(index)
+    hits = index.recommend(VECTOR, [], [axis(0)], SearchFilters(), limit=30)
+    assert len(hits) == len(p)
+    assert {h.id for h in hits[-2:]} == {p["a"].id, p["near_a"].id}
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_recommend_honours_the_filters(index: VectorIndex) -> None:
+    p = _examples(index)
+    index.set_payload(p["near_a"].id, {"format": "png"})
+    index.set_payload(p["other10"].id, {"format": "png"})
+    pngs = SearchFilters(formats=("png",))
+    assert ids(index.recommend(VECTOR, [axis(0)], [], pngs, limit=10)) == {
+        p["near_a"].id, p["other10"].id}  # fmt: skip
+    rated = SearchFilters(exclude_ids=(p["a"].id, p["b"].id))
+    hits = index.recommend(VECTOR, [axis(0)], [axis(1)], rated, limit=30)
+    assert len(hits) == len(p) - 2 and not ids(hits) & {p["a"].id, p["b"].id}
+    assert hits[0].id == p["near_a"].id
+
+
+def test_recommend_on_an_empty_index_answers_with_nothing(index: VectorIndex) -> None:
+    assert index.recommend(VECTOR, [axis(0)], [axis(1)], SearchFilters(), limit=5) == []

@@ -22,6 +22,7 @@ from pixseek.photos import file_sha256, point_id
 from pixseek.search import QueryTerm, SearchRequest, search
 from pixseek.settings import Settings
 from pixseek.thumbnails import thumbnail_path
+from pixseek.uploads import store_upload
 from tests.imagegen import textured_rgb, write_image
 from tests.integration.library import generate_library
 from tests.integration.services import indexed_rows
@@ -114,6 +115,20 @@ def test_indexing_one_folder_leaves_other_folders_alone(tmp_path: Path, library:
     run(library, tmp_path / "a", tmp_path / "b")
     report = run(library, tmp_path / "a")
     assert report["removed"] == 0 and library.index.count() == 2
+
+
+def test_uploaded_photos_are_marked_as_uploads(tmp_path: Path, library: Library) -> None:
+    photo = write_image(tmp_path / "lib" / "a.jpg", textured_rgb(1))
+    picture = write_image(tmp_path / "sent.png", textured_rgb(2))
+    uploads = library.settings.uploads_dir
+    with picture.open("rb") as stream:
+        stored = store_upload(stream, uploads, 10**7, library.settings.max_image_pixels)
+    assert run(library, tmp_path / "lib", uploads)["embedded"] == 2
+    library_point = library.index.retrieve([point_id(file_sha256(photo))])[0]
+    upload_point = library.index.retrieve([point_id(stored.sha256)])[0]
+    assert library_point.payload["source"] == "library"
+    assert upload_point.payload["source"] == "upload"
+    assert upload_point.payload["paths"] == [str(stored.path)]
 
 
 def test_a_killed_import_resumes_without_loss_or_duplicates(tmp_path: Path) -> None:

@@ -1,0 +1,115 @@
+"""The content-addressed upload store, with real image files."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+import pytest
+
+from embed.decode import register_optional_formats
+from pixseek.errors import UploadError
+from pixseek.uploads import store_upload
+from tests.imagegen import textured_rgb
+
+MB = 1024 * 1024
+PIXELS = 10_000_000
+
+
+def image_bytes(pillow_format: str, seed: int = 1, size: tuple[int, int] = (96, 64)) -> bytes:
+    register_optional_formats()  # HEIF and AVIF encoders come with their decoders
+    out = io.BytesIO()
+    textured_rgb(seed, size).save(out, format=pillow_format)
+    return out.getvalue()
+
+
+def files_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize(
+    ("pillow_format", "name", "suffix"),
+    [
+        ("JPEG", "jpeg", ".jpg"),
+        ("PNG", "png", ".png"),
+        ("WEBP", "webp", ".webp"),
+        ("GIF", "gif", ".gif"),
+        ("BMP", "bmp", ".bmp"),
+        ("TIFF", "tiff", ".tif"),
+        ("HEIF", "heif", ".heic"),
+        ("AVIF", "avif", ".avif"),
+    ],
+)
+def test_an_image_is_stored_by_its_content_hash(
+    tmp_path: Path, pillow_format: str, name: str, suffix: str
+) -> None:
+    data = image_bytes(pillow_format)
+    sha = hashlib.sha256(data).hexdigest()
+    stored = store_upload(io.BytesIO(data), tmp_path / "uploads", 10 * MB, PIXELS)
+    assert stored.sha256 == sha and stored.format == name and stored.created
+    assert stored.path == tmp_path / "uploads" / sha[:2] / f"{sha}{suffix}"
+    assert stored.path.read_bytes() == data
+    assert files_in(tmp_path / "uploads") == [stored.path]
+
+
+def test_the_same_content_twice_keeps_the_first_file(tmp_path: Path) -> None:
+    data = image_bytes("PNG")
+    first = store_upload(io.BytesIO(data), tmp_path, 10 * MB, PIXELS)
+    mtime = first.path.stat().st_mtime_ns
+    again = store_upload(io.BytesIO(data), tmp_path, 10 * MB, PIXELS)
+    assert (first.created, again.created) == (True, False)
+    assert again.path == first.path and again.path.stat().st_mtime_ns == mtime
+    other = store_upload(io.BytesIO(image_bytes("PNG", seed=2)), tmp_path, 10 * MB, PIXELS)
+    assert other.created and other.path != first.path
+    assert len(files_in(tmp_path)) == 2
+
+
+def test_the_type_comes_from_the_content_not_the_name(tmp_path: Path) -> None:
+    """A PNG sent as photo.jpg is stored as .png; a text file called photo.jpg is refused."""
+    png = io.BytesIO(image_bytes("PNG"))
+    png.name = "photo.jpg"
+    assert store_upload(png, tmp_path, 10 * MB, PIXELS).path.suffix == ".png"
+    text = tmp_path / "notes.jpg"
+    text.write_text("these are my holiday notes, not a picture\n" * 50)
+    with text.open("rb") as stream, pytest.raises(UploadError, match="not an image file"):
+        store_upload(stream, tmp_path / "uploads", 10 * MB, PIXELS)
+    assert files_in(tmp_path / "uploads") == []
+
+
+def test_a_file_over_the_size_limit_is_refused_and_leaves_nothing(tmp_path: Path) -> None:
+    data = image_bytes("BMP", size=(1200, 1000))  # 3.6 MB, read in several chunks
+    with pytest.raises(UploadError, match="larger than the limit of 2 MB"):
+        store_upload(io.BytesIO(data), tmp_path / "uploads", 2 * MB, PIXELS)
+    assert files_in(tmp_path / "uploads") == []
+    exact = store_upload(io.BytesIO(data), tmp_path / "uploads", len(data), PIXELS)
+    assert exact.created and exact.path.stat().st_size == len(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty file"),
+        (image_bytes("JPEG", size=(200, 100)), "image too large"),
+        (image_bytes("TGA"), "unsupported image format tga"),
+    ],
+    ids=["empty", "too-many-pixels", "unsupported-format"],
+)
+def test_refused_images_leave_nothing_behind(tmp_path: Path, data: bytes, message: str) -> None:
+    with pytest.raises(UploadError, match=message):
+        store_upload(io.BytesIO(data), tmp_path / "uploads", 10 * MB, max_pixels=10_000)
+    assert files_in(tmp_path / "uploads") == []
+
+
+def test_a_file_system_without_hard_links_still_stores_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_links(source: object, target: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr("pixseek.uploads.os.link", no_links)
+    data = image_bytes("WEBP")
+    first = store_upload(io.BytesIO(data), tmp_path, 10 * MB, PIXELS)
+    again = store_upload(io.BytesIO(data), tmp_path, 10 * MB, PIXELS)
+    assert (first.created, again.created) == (True, False)
+    assert files_in(tmp_path) == [first.path] and first.path.read_bytes() == data
