@@ -15,6 +15,7 @@ from types import FrameType
 
 import click
 
+from pixseek.catalog import Catalog
 from pixseek.cli_jobs import job_line
 from pixseek.cli_support import reports_errors
 from pixseek.errors import SettingsError
@@ -22,10 +23,11 @@ from pixseek.jobs import JobStore
 from pixseek.jobstores import open_job_store
 from pixseek.scan import resolve_roots
 from pixseek.settings import Settings
+from web.app import check_settings, create_app
+from web.server import EmbeddedServer
 from workers.app import make_celery
-from workers.context import build, install
-from workers.inprocess import InProcessWorker
-from workers.tasks import SCAN, resume_after_restart
+from workers.embedded import EmbeddedRuntime
+from workers.tasks import SCAN
 
 log = logging.getLogger(__name__)
 STATUS_SECONDS = 5.0
@@ -33,6 +35,11 @@ STATUS_SECONDS = 5.0
 
 def submit_index(settings: Settings, roots: list[str]) -> str:
     """Create an index job and send its scan task to the broker; returns the job id."""
+    catalog = Catalog(settings.catalog_path)
+    try:
+        catalog.add_roots(roots)  # the admin page's rescan looks at these again
+    finally:
+        catalog.close()
     jobs = open_job_store(settings)
     job = jobs.create("index", {"paths": roots})
     make_celery(settings).send_task(SCAN, args=[job.id, roots])
@@ -63,32 +70,59 @@ def worker(settings: Settings, name: str, concurrency: int) -> None:
 
 @click.command("serve")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--host", help="Address to listen on (PIXSEEK_HOST, default 127.0.0.1).")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port (PIXSEEK_PORT, default 8467).")
+@click.option("--no-web", is_flag=True, help="Index only; serve no web app.")
 @click.option("--until-idle", is_flag=True, help="Exit once every job has ended.")
 @click.pass_obj
 @reports_errors
-def serve(settings: Settings, paths: tuple[Path, ...], until_idle: bool) -> None:
-    """Embedded mode: index PATHS in the background and keep the library up to date.
+def serve(
+    settings: Settings,
+    paths: tuple[Path, ...],
+    host: str | None,
+    port: int | None,
+    no_web: bool,
+    until_idle: bool,
+) -> None:
+    """Serve the web app and index PATHS in the background, keeping the library up to date.
 
-    One process, no services: a Celery worker runs on a thread of this process. On start,
-    anything an earlier run left unfinished is queued again.
+    Embedded mode (the default): one process, no services; a Celery worker runs on a thread of
+    this process and the web app is served by waitress. On start, anything an earlier run left
+    unfinished is queued again. Server mode (PIXSEEK_BROKER_URL set): gunicorn web processes
+    only; `pixseek worker` processes index.
     """
+    settings = settings.model_copy(
+        update={k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    )
     if settings.server_mode:
-        raise SettingsError("`pixseek serve` is the embedded mode; unset PIXSEEK_BROKER_URL")
-    roots = resolve_roots(str(p) for p in paths)
-    app = make_celery(settings)
-    context = build(settings)
-    install(app, context)
-    worker_thread = InProcessWorker(app)
-    worker_thread.start()
-    try:
-        resume_after_restart(app, None)  # this process is the only one: every claim is stale
-        if roots:
-            job = context.jobs.create("index", {"paths": roots})
-            app.send_task(SCAN, args=[job.id, roots])
-        _report_until_stopped(context.jobs, until_idle)
-    finally:
-        worker_thread.stop()
-        context.close()
+        if paths or no_web or until_idle:
+            raise SettingsError(
+                "in server mode `pixseek serve` only serves the web app; "
+                "send folders with `pixseek index` and run `pixseek worker` processes"
+            )
+        from web.server import run_gunicorn
+
+        run_gunicorn(settings)
+        return
+    _serve_embedded(settings, resolve_roots(str(p) for p in paths), no_web, until_idle)
+
+
+def _serve_embedded(settings: Settings, roots: list[str], no_web: bool, until_idle: bool) -> None:
+    if not no_web:
+        check_settings(settings)  # before the model loads: a missing secret is said at once
+    with EmbeddedRuntime(settings) as runtime:
+        web = None
+        try:
+            if not no_web:
+                web = EmbeddedServer(create_app(settings, runtime.web_services()), settings)
+                web.start()
+                click.echo(f"pixseek: serving {web.url}", err=True)
+            if roots:
+                runtime.index(roots)
+            _report_until_stopped(runtime.context.jobs, until_idle)
+        finally:
+            if web is not None:
+                web.stop()
 
 
 def _report_until_stopped(jobs: JobStore, until_idle: bool) -> None:

@@ -58,6 +58,10 @@ class InProcessWorker:
         if not self._controller.ready.wait(timeout):
             raise RuntimeError("the in-process worker did not start")
 
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self, timeout: float = 30.0) -> None:
         """Stop taking tasks and wait (up to timeout) for the running one to finish."""
         if self._controller is not None:

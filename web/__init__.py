@@ -1,0 +1,1 @@
+"""The web app: search, upload and admin pages and the JSON API (see docs/web.md)."""

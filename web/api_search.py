@@ -1,0 +1,239 @@
+"""The search half of the JSON API: search, photos, thumbnails and originals."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from flask import Blueprint, Response, current_app, jsonify, send_file, url_for
+from PIL import Image
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from embed.decode import decode_rgb, open_image
+from pixseek.errors import NotFoundError, QueryError
+from pixseek.filters import build_filters, date_bound
+from pixseek.index.base import SearchFilters, StoredPoint
+from pixseek.search import MAX_LIMIT, QueryTerm, SearchRequest, search, text_terms
+from pixseek.thumbnails import thumbnail_path, write_thumbnails
+from web.services import WebServices
+from web.validation import endpoint
+
+bp = Blueprint("search_api", __name__, url_prefix="/api/v1")
+MAX_QUERY_IMAGE_BYTES = 20 * 1024 * 1024
+THUMBNAIL_CACHE = 365 * 24 * 3600  # a photo id names its content, so its thumbnails never change
+ORIGINAL_CACHE = 3600  # the file at a path can be edited in place
+
+
+def _weight(value: float) -> float:
+    if value == 0:
+        raise ValueError("a weight of 0 does nothing; leave the term out")
+    return value
+
+
+Weight = Annotated[float, Field(ge=-100, le=100), AfterValidator(_weight)]
+PhotoId = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class ImageTerm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    data: str = Field(description="base64 of an image file (JPEG, PNG, WebP, HEIC, ...)")
+    weight: Weight = 1.0
+
+    @field_validator("data")
+    @classmethod
+    def _base64(cls, value: str) -> str:
+        if "," in value[:100] and value.startswith("data:"):
+            value = value.split(",", 1)[1]  # a data: URL as browsers make them
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("not base64") from None
+        if len(raw) > MAX_QUERY_IMAGE_BYTES:
+            raise ValueError(f"larger than {MAX_QUERY_IMAGE_BYTES // 2**20} MB")
+        return value
+
+    def raw(self) -> bytes:
+        return base64.b64decode(self.data)
+
+
+class PhotoTerm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: PhotoId
+    weight: Weight = 1.0
+
+
+class Feedback(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    liked: list[PhotoId] = Field(default_factory=list, max_length=200)
+    disliked: list[PhotoId] = Field(default_factory=list, max_length=200)
+
+
+class Filters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    after: str | None = Field(default=None, description="YYYY-MM-DD or ISO datetime, inclusive")
+    before: str | None = Field(
+        default=None, description="YYYY-MM-DD (the whole day) or ISO datetime"
+    )
+    cameras: list[str] = Field(default_factory=list, max_length=50)
+    folders: list[str] = Field(default_factory=list, max_length=50)
+    formats: list[str] = Field(default_factory=list, max_length=20)
+    shapes: list[Literal["landscape", "portrait", "square"]] = Field(default_factory=list)
+    has_location: bool | None = None
+
+    @field_validator("after", "before")
+    @classmethod
+    def _date(cls, value: str | None) -> str | None:
+        try:
+            date_bound(value, "date", end_of_day=False)
+        except QueryError:
+            raise ValueError("not a date (YYYY-MM-DD) or ISO datetime") from None
+        return value
+
+    def to_filters(self) -> SearchFilters:
+        return build_filters(
+            self.after, self.before, self.cameras, self.folders, self.formats, self.shapes,
+            self.has_location,
+        )  # fmt: skip
+
+
+class SearchBody(BaseModel):
+    """A query: weighted text, images and photos, like/dislike feedback, filters, sort, page."""
+
+    model_config = ConfigDict(extra="forbid")
+    query: str | None = Field(default=None, max_length=2000)
+    images: list[ImageTerm] = Field(default_factory=list, max_length=8)
+    photos: list[PhotoTerm] = Field(default_factory=list, max_length=200)
+    feedback: Feedback = Field(default_factory=Feedback)
+    filters: Filters = Field(default_factory=lambda: Filters())
+    sort: Literal["relevance", "date_desc", "date_asc"] = "relevance"
+    cutoff: float = Field(0.9, gt=0, le=1, description="date sorts: keep scores >= cutoff x best")
+    limit: int = Field(40, ge=1, le=200)
+    offset: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _something_to_search(self) -> SearchBody:
+        has_text = bool(self.query and self.query.strip())
+        rated = self.feedback.liked or self.feedback.disliked
+        if not (has_text or self.images or self.photos or rated):
+            raise ValueError("give a query, an image, a photo or liked/disliked photos")
+        if self.offset + self.limit > MAX_LIMIT:
+            raise ValueError(f"offset + limit must be at most {MAX_LIMIT}")
+        return self
+
+    def to_request(self) -> SearchRequest:
+        terms = text_terms(self.query)
+        terms += [QueryTerm("image", image.raw(), image.weight) for image in self.images]
+        terms += [QueryTerm("photo", photo.id, photo.weight) for photo in self.photos]
+        return SearchRequest(
+            tuple(terms), self.filters.to_filters(), self.limit, self.offset, None,
+            sort=self.sort, cutoff=self.cutoff,
+            liked=tuple(self.feedback.liked), disliked=tuple(self.feedback.disliked),
+        )  # fmt: skip
+
+
+class ThumbnailQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    size: Literal["grid", "preview"] = "grid"
+    v: str | None = Field(default=None, description="ignored; lets a page bust its cache")
+
+
+def services() -> WebServices:
+    found: WebServices = current_app.extensions["pixseek"]
+    return found
+
+
+def photo_json(point_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """A photo as the API shows it: the fields a page needs first, then the whole payload."""
+    paths = payload.get("paths") or []
+    make, model = payload.get("camera_make"), payload.get("camera_model")
+    camera = model if make and model and model.lower().startswith(make.lower()) else None
+    return {
+        "id": point_id,
+        "path": paths[0] if paths else None,
+        "filename": payload.get("filename"),
+        "taken_at": payload.get("taken_at"),
+        "width": payload.get("width"),
+        "height": payload.get("height"),
+        "format": payload.get("format"),
+        "camera": camera or " ".join(p for p in (make, model) if p) or None,
+        "thumbnail_url": url_for("search_api.thumbnail", photo_id=point_id, size="grid"),
+        "preview_url": url_for("search_api.thumbnail", photo_id=point_id, size="preview"),
+        "original_url": url_for("search_api.original", photo_id=point_id),
+        "payload": payload,
+    }
+
+
+@endpoint(bp, "/search", "POST", body=SearchBody)
+def search_photos(body: SearchBody) -> Response:
+    """Search by weighted text, images and photos, with filters; or refine by likes/dislikes."""
+    started = time.perf_counter()
+    library = services().library
+    results = search(body.to_request(), library.embedder, library.index)
+    full_page = len(results) == body.limit and body.offset + body.limit < MAX_LIMIT
+    return jsonify(
+        {
+            "results": [photo_json(r.id, r.payload) | {"score": r.score} for r in results],
+            "offset": body.offset,
+            "limit": body.limit,
+            "next_offset": body.offset + body.limit if full_page else None,
+            "took_ms": round((time.perf_counter() - started) * 1000, 1),
+        }
+    )
+
+
+@endpoint(bp, "/images/<photo_id>")
+def photo(photo_id: str) -> Response:
+    """One indexed photo: its fields and whole payload."""
+    return jsonify(photo_json(photo_id, _stored(photo_id).payload))
+
+
+@endpoint(bp, "/images/<photo_id>/thumbnail", query=ThumbnailQuery, response="image/webp")
+def thumbnail(photo_id: str, query: ThumbnailQuery) -> Response:
+    """A WebP thumbnail: grid (320 px) or preview (960 px) on the long side."""
+    payload = _stored(photo_id).payload
+    sha = str(payload.get("sha256", ""))
+    path = thumbnail_path(services().settings.thumbs_dir, sha, query.size)
+    if not path.is_file():
+        path = _make_thumbnails(sha, _existing_file(payload))[query.size]
+    answer = send_file(path, mimetype="image/webp", etag=sha, conditional=True)
+    answer.cache_control.private = True
+    answer.cache_control.max_age = THUMBNAIL_CACHE
+    answer.cache_control.immutable = True
+    return answer
+
+
+@endpoint(bp, "/images/<photo_id>/original", response="image/*")
+def original(photo_id: str) -> Response:
+    """The photo's file, as it is on disk."""
+    payload = _stored(photo_id).payload
+    path = _existing_file(payload)
+    mimetype = Image.MIME.get(str(payload.get("format", "")).upper(), "application/octet-stream")
+    answer = send_file(path, mimetype=mimetype, conditional=True, etag=True, max_age=ORIGINAL_CACHE)
+    answer.cache_control.public = False  # the file may change in place: revalidate after an hour
+    answer.cache_control.private = True
+    return answer
+
+
+def _stored(photo_id: str) -> StoredPoint:
+    """The indexed photo, or NotFoundError; an id is only ever looked up, never used as a path."""
+    found = services().library.index.retrieve([photo_id])
+    if not found:
+        raise NotFoundError(f"no indexed photo with id {photo_id}")
+    return found[0]
+
+
+def _existing_file(payload: dict[str, Any]) -> Path:
+    for candidate in payload.get("paths") or []:
+        if Path(candidate).is_file():
+            return Path(candidate)
+    raise NotFoundError("the photo's file is gone from disk; a rescan will drop it from the index")
+
+
+def _make_thumbnails(sha: str, source: Path) -> dict[str, Path]:
+    """Thumbnails made at ingest can be missing (deleted cache, an older index): make them now."""
+    with open_image(source) as image:
+        upright = decode_rgb(image, min_side=max(image.size))
+    return write_thumbnails(upright, sha, services().settings.thumbs_dir)

@@ -1,0 +1,132 @@
+"""The Flask app factory: create_app(settings=None, services=None)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from datetime import timedelta
+from html import escape
+from pathlib import Path
+
+from flask import Flask, Response, jsonify, redirect, request, url_for
+from werkzeug.exceptions import HTTPException
+
+from embed import EmbedError, ImageDecodeError
+from pixseek.errors import (
+    IndexBackendError,
+    NotFoundError,
+    PathNotFoundError,
+    PixseekError,
+    QueryError,
+    SettingsError,
+)
+from pixseek.settings import Settings, load_settings
+from pixseek.users import UserError
+from web import api_admin, api_search, auth, pages
+from web.services import WebServices, for_server
+from web.validation import ApiError
+
+log = logging.getLogger(__name__)
+SESSION_DAYS = 30
+# Core errors a user can act on, and the status each answers with.
+ERROR_STATUS: list[tuple[type[Exception], int]] = [
+    (NotFoundError, 404),
+    (QueryError, 422),
+    (UserError, 422),
+    (PathNotFoundError, 422),
+    (ImageDecodeError, 422),
+    (SettingsError, 422),
+    (IndexBackendError, 503),
+]
+
+
+def create_app(settings: Settings | None = None, services: WebServices | None = None) -> Flask:
+    """The web app over these services (built from the environment, server mode, when None).
+
+    Refuses (SettingsError) to build when login is required and the secret key or the admin
+    password is missing."""
+    settings = settings or (services.settings if services else load_settings())
+    login_required = check_settings(settings)
+    services = services or for_server(settings)
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=_secret_key(settings, login_required),
+        SESSION_COOKIE_NAME="pixseek_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(days=SESSION_DAYS),
+        MAX_CONTENT_LENGTH=settings.upload_max_bytes * settings.upload_max_files,
+        MAX_FORM_PARTS=settings.upload_max_files + 100,
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["pixseek"] = services
+    auth.init_app(app, services.users, login_required)
+    app.register_blueprint(api_search.bp)
+    app.register_blueprint(api_admin.bp)
+    app.register_blueprint(pages.bp)
+    _register_error_handlers(app)
+    return app
+
+
+def check_settings(settings: Settings) -> bool:
+    """Whether login is required; SettingsError when these settings cannot serve the app."""
+    login_required = auth.auth_enabled(settings)
+    if login_required:
+        auth.check_auth_settings(settings)
+    return login_required
+
+
+def _secret_key(settings: Settings, login_required: bool) -> str:
+    """The configured key; in open mode, one kept in the data directory so sessions (and their
+    CSRF tokens) survive a restart."""
+    if settings.secret_key is not None and settings.secret_key.get_secret_value():
+        return settings.secret_key.get_secret_value()
+    assert not login_required, "check_auth_settings refuses this"
+    path = settings.data_dir / "secret_key"
+    if not path.exists():
+        _write_private(path, secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+
+
+def _register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(ApiError, _answer)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(PixseekError, _core_error)
+    app.register_error_handler(EmbedError, _core_error)
+
+
+def _core_error(exc: Exception) -> Response | tuple[Response | str, int]:
+    for kind, status in ERROR_STATUS:
+        if isinstance(exc, kind):
+            return _answer(ApiError(status, str(exc)))
+    log.exception("unexpected error: %s", exc)
+    return _answer(ApiError(500, str(exc)))
+
+
+def _http_error(exc: HTTPException) -> Response | tuple[Response | str, int]:
+    status = exc.code or 500
+    message = exc.description or exc.name
+    if status == 413:
+        message = "the upload is larger than this server accepts (PIXSEEK_UPLOAD_MAX_BYTES)"
+    return _answer(ApiError(status, message))
+
+
+def _answer(error: ApiError) -> Response | tuple[Response | str, int]:
+    """JSON for the API; for pages, a redirect to the login page (401) or a short HTML page."""
+    if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
+        return jsonify(error.as_dict()), error.status
+    if error.status == 401:
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))  # type: ignore[return-value]
+    page = (
+        f"<!doctype html><title>{error.status}</title><h1>{error.status}</h1>"
+        f"<p>{escape(error.message)}</p><p><a href='/'>Back to search</a></p>"
+    )
+    return page, error.status

@@ -1,0 +1,184 @@
+"""Who is asking: sessions for browsers, bearer tokens for scripts, roles, CSRF, login/logout.
+
+Roles: viewer (search, view) and admin (everything). A token request needs no CSRF token; a
+session (or open-mode) request that changes something does, as a form field or a header.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import secrets
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from pixseek.errors import SettingsError
+from pixseek.settings import Settings
+from pixseek.users import ROLES, User, UserStore
+from web.validation import ApiError
+
+bp = Blueprint("auth", __name__)
+OPEN_USER = User("local", "admin")  # every visitor, when auth is off
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CSRF_HEADER = "X-CSRF-Token"
+MIN_SECRET_KEY = 32
+
+
+def auth_enabled(settings: Settings) -> bool:
+    """Whether visitors must log in; raise SettingsError when auth is off where it may not be."""
+    local = _is_loopback(settings.host) and not settings.server_mode
+    if settings.auth == "off" and not local:
+        raise SettingsError(
+            "PIXSEEK_AUTH=off is allowed only in the embedded mode listening on localhost "
+            f"(this is {'server mode' if settings.server_mode else 'host ' + settings.host})"
+        )
+    return settings.auth == "on" or (settings.auth == "auto" and not local)
+
+
+def check_auth_settings(settings: Settings) -> None:
+    """With auth on, refuse to start without a strong secret key and an admin password."""
+    missing = []
+    key = settings.secret_key.get_secret_value() if settings.secret_key else ""
+    if len(key) < MIN_SECRET_KEY:
+        missing.append(
+            f"PIXSEEK_SECRET_KEY (at least {MIN_SECRET_KEY} random characters, e.g. the output "
+            "of `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+        )
+    if not settings.admin_password or not settings.admin_password.get_secret_value():
+        missing.append("PIXSEEK_ADMIN_PASSWORD (the password of the `admin` user)")
+    if missing:
+        raise SettingsError("login is required here, so set " + " and ".join(missing))
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def init_app(app: Flask, users: UserStore, enabled: bool) -> None:
+    """Attach the user store and the request checks to the app."""
+    app.extensions["pixseek_users"] = users
+    app.extensions["pixseek_auth"] = enabled
+    app.before_request(_identify)
+    app.before_request(_check_csrf)
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.context_processor(_template_context)
+    app.register_blueprint(bp)
+
+
+def users() -> UserStore:
+    store: UserStore = current_app.extensions["pixseek_users"]
+    return store
+
+
+def enabled() -> bool:
+    return bool(current_app.extensions["pixseek_auth"])
+
+
+def current_user() -> User | None:
+    """The user of this request (set before each request), None when nobody logged in."""
+    user: User | None = g.get("user")
+    return user
+
+
+def require_role(role: str) -> User:
+    """The current user, or ApiError 401 (nobody) / 403 (a lower role)."""
+    user = current_user()
+    if user is None:
+        raise ApiError(401, "log in first, or send an API token (Authorization: Bearer ...)")
+    if ROLES.index(user.role) < ROLES.index(role):
+        raise ApiError(403, f"this needs the {role} role; {user.name} is a {user.role}")
+    return user
+
+
+def csrf_token() -> str:
+    """This session's CSRF token, made on first use."""
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return str(session["csrf"])
+
+
+def _identify() -> None:
+    g.user, g.by_token = None, False
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        g.user = users().user_for_token(header[7:].strip())
+        g.by_token = True
+        if g.user is None:
+            raise ApiError(401, "unknown or revoked API token")
+    elif not enabled():
+        g.user = OPEN_USER
+    elif "user" in session:
+        g.user = users().get(session["user"])
+
+
+def _check_csrf() -> None:
+    if request.method not in UNSAFE_METHODS or g.get("by_token"):
+        return
+    if g.get("user") is None and request.endpoint != "auth.login_submit":
+        return  # no session to ride on: the route's role check answers 401
+    sent = request.headers.get(CSRF_HEADER) or request.form.get("csrf_token") or ""
+    expected = session.get("csrf")
+    if not expected or not hmac.compare_digest(str(sent), str(expected)):
+        raise ApiError(403, "missing or wrong CSRF token: reload the page and try again")
+
+
+def _template_context() -> dict[str, object]:
+    user = current_user()
+    return {
+        "user": user.name if user else None,
+        "role": user.role if user else None,
+        "auth_enabled": enabled(),
+    }
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after logging in: a path on this site only, never another host."""
+    if not target:
+        return url_for("pages.search")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("pages.search")
+    return target
+
+
+@bp.get("/login")
+def login() -> str | Response:
+    if current_user() is not None:
+        return redirect(safe_next(request.args.get("next")))  # type: ignore[return-value]
+    return render_template("login.html", error=None, next=request.args.get("next", ""))
+
+
+@bp.post("/login")
+def login_submit() -> tuple[str, int] | Response:
+    name = request.form.get("username", "").strip()
+    user = users().authenticate(name, request.form.get("password", ""))
+    if user is None:
+        error = "Wrong user name or password."
+        return render_template("login.html", error=error, next=request.form.get("next", "")), 401
+    session.clear()  # a new session id on login: no session fixation
+    session["user"] = user.name
+    session.permanent = True
+    return redirect(safe_next(request.form.get("next")))  # type: ignore[return-value]
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    session.clear()
+    return redirect(url_for("auth.login"))  # type: ignore[return-value]

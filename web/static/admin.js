@@ -1,0 +1,472 @@
+// The admin page: index actions, status (every 2 s), jobs with progress (every second), tokens.
+import {
+  api,
+  copyText,
+  errorText,
+  formatAgo,
+  formatCount,
+  formatDate,
+  formatDuration,
+  formatWhen,
+  h,
+  plural,
+  showError,
+  toast,
+} from "./common.js";
+
+const STATUS_MS = 2000;
+const JOBS_MS = 1000;
+const JOBS_SHOWN = 30;
+const FINISHED = new Set(["done", "failed", "cancelled"]);
+const $ = (id) => document.getElementById(id);
+const els = {
+  error: $("admin-error"),
+  status: $("status"),
+  jobs: $("jobs"),
+  tokens: $("tokens"),
+  tokenForm: $("token-form"),
+  tokenName: $("token-name"),
+  tokenRole: $("token-role"),
+  tokenSubmit: $("token-submit"),
+  tokenCreated: $("token-created"),
+  tokenCreatedTitle: $("token-created-title"),
+  tokenValue: $("token-value"),
+  tokenCopy: $("token-copy"),
+  tokenDismiss: $("token-dismiss"),
+};
+
+/** Run task now and then every `ms` after it ends; paused while the tab is hidden. */
+function every(ms, task) {
+  let timer = null;
+  const tick = async () => {
+    timer = null;
+    if (document.hidden) return;
+    try {
+      await task();
+    } finally {
+      if (!document.hidden && timer === null) timer = setTimeout(tick, ms);
+    }
+  };
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden && timer === null) tick();
+  });
+  tick();
+  return () => {
+    clearTimeout(timer);
+    timer = null;
+    tick();
+  };
+}
+
+// ---------------------------------------------------------------- actions
+
+async function act(button, path, body, started) {
+  showError(els.error, null);
+  button.disabled = true;
+  try {
+    const answer = await api(path, { method: "POST", body });
+    toast(started, { kind: "success" });
+    if (answer?.job) showJobs([answer.job], { partial: true });
+    refreshJobs();
+  } catch (error) {
+    showError(els.error, error);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+$("rescan").addEventListener("click", (event) =>
+  act(event.currentTarget, "/admin/rescan", {}, "Rescan started."),
+);
+$("reindex-missing").addEventListener("click", (event) =>
+  act(event.currentTarget, "/admin/reindex", { scope: "missing" }, "Indexing of missing photos started."),
+);
+$("reindex-all").addEventListener("click", (event) => {
+  const button = event.currentTarget;
+  const sure = window.confirm(
+    "Reindex every photo? Search keeps working meanwhile, but this takes a while on a large library.",
+  );
+  if (sure) act(button, "/admin/reindex", { scope: "all" }, "Reindex of all photos started.");
+});
+
+// ---------------------------------------------------------------- status
+
+function stat(label, value, note) {
+  return h(
+    "div",
+    { class: "stat" },
+    h("dt", {}, label),
+    h("dd", {}, h("span", { class: "stat-value" }, value), note ? h("span", { class: "stat-note" }, note) : null),
+  );
+}
+
+function badge(text, kind) {
+  return h("span", { class: `badge badge-${kind}` }, text);
+}
+
+async function refreshStatus() {
+  let status;
+  try {
+    status = await api("/admin/status");
+  } catch (error) {
+    els.status.setAttribute("aria-busy", "false");
+    els.status.replaceChildren(h("p", { class: "error-text" }, `Status unavailable: ${errorText(error)}`));
+    return;
+  }
+  const s = status.stats || {};
+  const workers = status.workers || [];
+  const roots = status.roots || [];
+  const online = workers.filter((w) => w.state === "online").length;
+  els.status.setAttribute("aria-busy", "false");
+  els.status.replaceChildren(
+    h(
+      "dl",
+      { class: "stats" },
+      stat("Photos", formatCount(s.points ?? 0), "in the index"),
+      stat("Files indexed", formatCount(s.files_indexed ?? 0)),
+      stat("Failed", formatCount(s.files_failed ?? 0), s.files_failed ? "see pixseek stats" : null),
+      stat("Files queued", formatCount(s.files_queued ?? 0)),
+      stat("Queue pending", formatCount(status.queue?.pending ?? 0)),
+      stat("Mode", status.mode || "—", s.backend || null),
+    ),
+    h(
+      "dl",
+      { class: "meta meta-compact" },
+      h("div", { class: "meta-row" }, h("dt", {}, "Model"), h("dd", {}, h("code", {}, s.model || "—"))),
+      h(
+        "div",
+        { class: "meta-row" },
+        h("dt", {}, "Workers"),
+        h(
+          "dd",
+          {},
+          workers.length
+            ? h(
+                "ul",
+                { class: "badges", "aria-label": `${online} of ${workers.length} online` },
+                workers.map((w) =>
+                  h(
+                    "li",
+                    { class: "worker", dataset: { state: w.state } },
+                    badge(w.state, w.state === "online" ? "ok" : "off"),
+                    " ",
+                    h("span", { class: "worker-name" }, w.name),
+                  ),
+                ),
+              )
+            : h("span", { class: "muted" }, status.mode === "server" ? "no worker answers" : "none"),
+        ),
+      ),
+      h(
+        "div",
+        { class: "meta-row" },
+        h("dt", {}, "Library folders"),
+        h(
+          "dd",
+          {},
+          roots.length
+            ? h("ul", { class: "plain-list" }, roots.map((root) => h("li", { class: "path" }, root)))
+            : h("span", { class: "muted" }, "none yet"),
+        ),
+      ),
+    ),
+  );
+}
+
+// ---------------------------------------------------------------- jobs
+
+const KINDS = { index: "Index", reindex: "Reindex", upload: "Upload", delete: "Delete", scan: "Scan" };
+const jobElements = new Map(); // job id -> {el, parts}
+
+function jobTitle(job) {
+  const detail = job.detail || {};
+  const kind = KINDS[job.kind] || job.kind;
+  if (job.kind === "reindex" && detail.scope) return `${kind} ${detail.scope}`;
+  if (job.kind === "upload" && Array.isArray(detail.paths)) return `${kind} of ${plural(detail.paths.length, "file")}`;
+  if (Array.isArray(detail.paths) && detail.paths.length === 1) return `${kind} ${detail.paths[0]}`;
+  if (Array.isArray(detail.paths)) return `${kind} of ${plural(detail.paths.length, "folder")}`;
+  return kind;
+}
+
+function makeJob(job) {
+  const parts = {
+    title: h("span", { class: "job-kind" }),
+    state: h("span", { class: "badge job-state" }),
+    created: h("time", { class: "job-created muted" }),
+    cancel: h("button", { type: "button", class: "btn btn-small", "data-action": "cancel" }, "Cancel"),
+    bar: h("progress", { class: "job-progress" }),
+    count: h("span", { class: "job-count" }),
+    percent: h("span", { class: "job-percent" }),
+    rate: h("span", { class: "job-rate" }),
+    eta: h("span", { class: "job-eta" }),
+    error: h("p", { class: "job-error error-text", hidden: true }),
+    failures: h("details", { class: "job-failures", hidden: true }),
+    failuresSummary: h("summary", {}),
+    failuresList: h("ul", { class: "plain-list failure-list" }),
+  };
+  parts.failures.append(parts.failuresSummary, parts.failuresList);
+  parts.cancel.addEventListener("click", () => cancelJob(job.id, parts.cancel));
+  parts.bar.setAttribute("aria-label", "Progress");
+  const el = h(
+    "li",
+    { class: "job", dataset: { jobId: job.id } },
+    h("div", { class: "job-head" }, parts.title, parts.state, parts.created, h("span", { class: "spacer" }), parts.cancel),
+    parts.bar,
+    h(
+      "div",
+      { class: "job-stats" },
+      h("span", {}, parts.count, " (", parts.percent, ")"),
+      parts.rate,
+      parts.eta,
+    ),
+    parts.error,
+    parts.failures,
+  );
+  return { el, parts, failuresShown: -1 };
+}
+
+function updateJob(entry, job) {
+  const { el, parts } = entry;
+  const finished = FINISHED.has(job.state);
+  const total = Number(job.total) || 0;
+  const processed = (Number(job.done) || 0) + (Number(job.failed) || 0);
+  el.dataset.state = job.state;
+  parts.title.textContent = jobTitle(job);
+  parts.state.textContent = job.cancel_requested && !finished ? "cancelling" : job.state;
+  parts.state.className = `badge job-state badge-${job.state}`;
+  parts.created.dateTime = new Date(job.created_at * 1000).toISOString();
+  parts.created.textContent = formatWhen(job.created_at);
+  parts.created.title = `${formatDate(job.created_at, { time: true })} (${formatAgo(job.created_at)})`;
+
+  if (total > 0) {
+    parts.bar.setAttribute("max", String(total));
+    parts.bar.value = Math.min(processed, total);
+  } else if (finished) {
+    parts.bar.setAttribute("max", "1");
+    parts.bar.value = 1;
+  } else {
+    parts.bar.removeAttribute("value"); // still counting its files
+    parts.bar.removeAttribute("max");
+  }
+  const percent = total > 0 ? Math.floor((processed / total) * 100) : finished ? 100 : 0;
+  parts.count.textContent = `${formatCount(processed)}/${formatCount(total)}`;
+  parts.percent.textContent = `${percent} %`;
+  parts.bar.setAttribute("aria-valuetext", `${processed} of ${total} (${percent} %)`);
+
+  const rate = Number(job.images_per_second) || 0;
+  parts.rate.textContent = rate ? `${rate.toFixed(rate < 10 ? 1 : 0)} images/s` : "";
+  if (finished && job.started_at && job.finished_at) {
+    parts.eta.textContent = `took ${formatDuration(job.finished_at - job.started_at)}`;
+  } else if (!finished && job.eta_seconds !== null && job.eta_seconds !== undefined) {
+    parts.eta.textContent = `ETA ${formatDuration(job.eta_seconds)}`;
+  } else if (!finished && job.state === "running") {
+    parts.eta.textContent = "ETA —";
+  } else {
+    parts.eta.textContent = job.state === "queued" ? "waiting for a worker" : "";
+  }
+
+  parts.cancel.hidden = finished;
+  parts.cancel.disabled = Boolean(job.cancel_requested);
+  parts.cancel.textContent = job.cancel_requested ? "Cancelling…" : "Cancel";
+  parts.cancel.setAttribute("aria-label", `Cancel job ${jobTitle(job)}`);
+
+  parts.error.hidden = !job.error;
+  parts.error.textContent = job.error || "";
+
+  const failures = job.failures || [];
+  const failed = Math.max(Number(job.failed) || 0, failures.length);
+  parts.failures.hidden = failed === 0;
+  if (failed && entry.failuresShown !== failures.length) {
+    entry.failuresShown = failures.length;
+    parts.failuresSummary.textContent = `${plural(failed, "failure")}`;
+    parts.failuresList.replaceChildren(
+      ...failures.map((f) =>
+        h("li", {}, h("span", { class: "path" }, f.path), h("span", { class: "muted" }, " — "), f.reason),
+      ),
+    );
+    if (failed > failures.length) {
+      parts.failuresList.append(h("li", { class: "muted" }, `…and ${failed - failures.length} more`));
+    }
+  }
+}
+
+/** Show these jobs (newest first). partial: only add or update, keep the others. */
+function showJobs(jobs, { partial = false } = {}) {
+  els.jobs.setAttribute("aria-busy", "false");
+  for (const placeholder of els.jobs.querySelectorAll(":scope > .empty")) placeholder.remove();
+  const wanted = new Set(jobs.map((job) => job.id));
+  if (!partial) {
+    for (const [id, entry] of jobElements) {
+      if (!wanted.has(id)) {
+        entry.el.remove();
+        jobElements.delete(id);
+      }
+    }
+  }
+  let previous = null;
+  for (const job of jobs) {
+    let entry = jobElements.get(job.id);
+    if (!entry) {
+      entry = makeJob(job);
+      jobElements.set(job.id, entry);
+    }
+    updateJob(entry, job);
+    // Keep the list in order without moving what is already in place (focus stays put).
+    const wantedNext = previous ? previous.nextSibling : els.jobs.firstChild;
+    if (partial && entry.el.isConnected) {
+      previous = entry.el;
+      continue;
+    }
+    if (wantedNext !== entry.el) els.jobs.insertBefore(entry.el, wantedNext);
+    previous = entry.el;
+  }
+  if (!jobElements.size) els.jobs.replaceChildren(h("li", { class: "muted empty" }, "No jobs yet."));
+}
+
+async function loadJobs() {
+  try {
+    const answer = await api(`/jobs?limit=${JOBS_SHOWN}`);
+    showJobs(answer.jobs || []);
+  } catch (error) {
+    if (!jobElements.size) {
+      els.jobs.replaceChildren(h("li", { class: "error-text empty" }, `Jobs unavailable: ${errorText(error)}`));
+    }
+  }
+}
+
+async function cancelJob(id, button) {
+  showError(els.error, null);
+  button.disabled = true;
+  try {
+    const job = await api(`/jobs/${encodeURIComponent(id)}/cancel`, { method: "POST" });
+    showJobs([job], { partial: true });
+  } catch (error) {
+    showError(els.error, error);
+    button.disabled = false;
+  }
+}
+
+// ---------------------------------------------------------------- tokens
+
+async function loadTokens() {
+  let tokens;
+  try {
+    tokens = (await api("/tokens")).tokens || [];
+  } catch (error) {
+    els.tokens.replaceChildren(h("p", { class: "error-text" }, `Tokens unavailable: ${errorText(error)}`));
+    return;
+  }
+  els.tokens.setAttribute("aria-busy", "false");
+  if (!tokens.length) {
+    els.tokens.replaceChildren(h("p", { class: "muted" }, "No API tokens yet."));
+    return;
+  }
+  els.tokens.replaceChildren(
+    h(
+      "table",
+      { class: "table" },
+      h("caption", { class: "visually-hidden" }, "API tokens"),
+      h(
+        "thead",
+        {},
+        h("tr", {}, ["Name", "Role", "Created", "Last used"].map((t) => h("th", { scope: "col" }, t)), h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions"))),
+      ),
+      h(
+        "tbody",
+        {},
+        tokens.map((token) =>
+          h(
+            "tr",
+            { class: "token", dataset: { tokenId: token.id } },
+            h("td", {}, token.name),
+            h("td", {}, badge(token.role, token.role === "admin" ? "warn" : "neutral")),
+            h("td", { title: formatDate(token.created_at, { time: true }) }, formatAgo(token.created_at)),
+            h(
+              "td",
+              { title: token.last_used_at ? formatDate(token.last_used_at, { time: true }) : null },
+              token.last_used_at ? formatAgo(token.last_used_at) : h("span", { class: "muted" }, "never"),
+            ),
+            h(
+              "td",
+              { class: "cell-actions" },
+              h(
+                "button",
+                {
+                  type: "button",
+                  class: "btn btn-small btn-danger-ghost",
+                  "data-action": "delete",
+                  "aria-label": `Delete token ${token.name}`,
+                  onclick: (event) => deleteToken(token, event.currentTarget),
+                },
+                "Delete",
+              ),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+async function deleteToken(token, button) {
+  showError(els.error, null);
+  button.disabled = true;
+  try {
+    await api(`/tokens/${encodeURIComponent(token.id)}`, { method: "DELETE" });
+    toast(`Token “${token.name}” deleted: scripts using it are refused from now on.`, { kind: "success" });
+    await loadTokens();
+    els.tokenName.focus();
+  } catch (error) {
+    showError(els.error, error);
+    button.disabled = false;
+  }
+}
+
+els.tokenForm?.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  showError(els.error, null);
+  const name = els.tokenName.value.trim();
+  if (!name) {
+    els.tokenName.focus();
+    return;
+  }
+  els.tokenSubmit.disabled = true;
+  try {
+    const made = await api("/tokens", { method: "POST", body: { name, role: els.tokenRole.value } });
+    els.tokenCreatedTitle.textContent = `Token “${made.name}” (${made.role})`;
+    els.tokenValue.textContent = made.token;
+    els.tokenCreated.hidden = false;
+    els.tokenName.value = "";
+    els.tokenCopy.focus();
+    await loadTokens();
+  } catch (error) {
+    showError(els.error, error);
+  } finally {
+    els.tokenSubmit.disabled = false;
+  }
+});
+
+els.tokenCopy?.addEventListener("click", async () => {
+  const copied = await copyText(els.tokenValue.textContent);
+  if (copied) {
+    els.tokenCopy.textContent = "Copied";
+    setTimeout(() => (els.tokenCopy.textContent = "Copy"), 2000);
+  } else {
+    const range = document.createRange();
+    range.selectNodeContents(els.tokenValue);
+    getSelection().removeAllRanges();
+    getSelection().addRange(range);
+    toast("Copying is blocked here: the token is selected, press Ctrl+C.");
+  }
+});
+els.tokenDismiss?.addEventListener("click", () => {
+  els.tokenCreated.hidden = true;
+  els.tokenValue.textContent = "";
+  els.tokenName.focus();
+});
+
+// ---------------------------------------------------------------- start
+
+every(STATUS_MS, refreshStatus);
+const refreshJobs = every(JOBS_MS, loadJobs);
+if (els.tokenForm) loadTokens();  // absent where login is off
