@@ -57,7 +57,7 @@ def for_server(settings: Settings) -> WebServices:
 
     broker = Celery("pixseek-web", broker=settings.broker_url)
     library = Library(settings).open()
-    library.embedder.load()  # warm before the first query, not during it
+    library.embedder.warm_up()  # the first query is not the slow one
 
     def send_task(name: str, args: Sequence[Any]) -> None:
         broker.send_task(name, args=list(args))

@@ -47,8 +47,8 @@ def context_for(app: Celery) -> WorkerContext:
 
 
 def build(settings: Settings) -> WorkerContext:
-    """Open the library, load the model and connect the job store."""
+    """Open the library, load and warm the model, connect the job store."""
     library = Library(settings, serving=True).open()
-    library.embedder.load()
+    library.embedder.warm_up()  # the first search or batch is not the slow one
     ingester = Ingester(settings, library.embedder, library.index, library.catalog)
     return WorkerContext(settings, library, open_job_store(settings), ingester)

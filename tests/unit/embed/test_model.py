@@ -7,10 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from embed import Embedder, ModelSpecError, ModelUnavailableError, parse_model_spec
 from embed.device import choose_precision, cpu_has_bf16_units
+from embed.model import encode_text
 from embed.weights import resolve_pretrained
 from tests.imagegen import textured_rgb
 
@@ -40,6 +42,18 @@ def test_a_batch_embeds_like_single_images(tiny_embedder: Embedder) -> None:
     batched = tiny_embedder.embed_images(pictures)
     single = np.concatenate([tiny_embedder.embed_images([p]) for p in pictures])
     np.testing.assert_allclose(batched, single, atol=2e-2)
+
+
+def test_text_features_do_not_depend_on_the_padding_cut(tiny_embedder: Embedder) -> None:
+    model = tiny_embedder.load().model
+    texts = ["dog", "red bicycle by a canal at night", "beach " * 30]
+    tokens = tiny_embedder.load().tokenizer(texts)
+    with torch.inference_mode():
+        whole, trimmed = model.encode_text(tokens), encode_text(model, tokens)
+        alone = [encode_text(model, tokens[i : i + 1]) for i in range(len(texts))]
+    np.testing.assert_allclose(trimmed.numpy(), whole.numpy(), atol=1e-5)
+    np.testing.assert_allclose(torch.cat(alone).numpy(), whole.numpy(), atol=1e-5)
+    assert int((tokens[0] != 0).sum()) < tokens.shape[1] // 10, "short texts are mostly padding"
 
 
 def test_random_weights_are_the_same_in_every_process(tiny_embedder: Embedder) -> None:
