@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pixseek.index.base import IndexPoint, SearchFilters
+from pixseek.index.base import IndexPoint, IndexTuning, SearchFilters
 from pixseek.index.edge import EdgeIndex
 
 DIM = 512
@@ -43,7 +43,7 @@ def clip_like(count: int, seed: int) -> np.ndarray:
 
 
 def filled(path: Path, count: int, aside: bool) -> EdgeIndex:
-    index = EdgeIndex(path, hnsw_ef=128, build_aside=aside)
+    index = EdgeIndex(path, IndexTuning(ef=128), build_aside=aside)
     index.ensure_vector(VECTOR, DIM)
     vectors = clip_like(count, seed=0)
     for start in range(0, count, 5000):

@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
-from pixseek.index.base import Hit, IndexPoint, SearchFilters, StoredPoint, VectorIndex
+from pixseek.index.base import (
+    Hit,
+    IndexPoint,
+    IndexTuning,
+    SearchFilters,
+    StoredPoint,
+    VectorIndex,
+)
 from pixseek.settings import Settings
 
-__all__ = ["Hit", "IndexPoint", "SearchFilters", "StoredPoint", "VectorIndex", "open_index"]
+__all__ = [
+    "Hit", "IndexPoint", "IndexTuning", "SearchFilters", "StoredPoint", "VectorIndex",
+    "open_index", "tuning_from",
+]  # fmt: skip
+
+
+def tuning_from(settings: Settings) -> IndexTuning:
+    return IndexTuning(
+        m=settings.hnsw_m,
+        ef_construct=settings.hnsw_ef_construct,
+        ef=settings.hnsw_ef,
+        quantization=settings.quantization,
+    )
 
 
 def open_index(settings: Settings, serving: bool = False) -> VectorIndex:
@@ -20,8 +39,8 @@ def open_index(settings: Settings, serving: bool = False) -> VectorIndex:
 
         api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
         client = QdrantClient(url=settings.qdrant_url, api_key=api_key, timeout=30)
-        return QdrantServerIndex(client, settings.qdrant_collection, settings.hnsw_ef)
+        return QdrantServerIndex(client, settings.qdrant_collection, tuning_from(settings))
     from pixseek.index.edge import EdgeIndex
 
     settings.index_dir.mkdir(parents=True, exist_ok=True)
-    return EdgeIndex(settings.index_dir, settings.hnsw_ef, build_aside=serving)
+    return EdgeIndex(settings.index_dir, tuning_from(settings), build_aside=serving)

@@ -10,6 +10,24 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 Shape = Literal["landscape", "portrait", "square"]
+Quantization = Literal["none", "int8"]
+
+
+@dataclass(frozen=True)
+class IndexTuning:
+    """How the HNSW graph is built and searched, and whether vectors are quantized.
+
+    m and ef_construct apply when a collection or shard is created; ef on every search.
+    int8 keeps a quantized copy of each vector in memory, the originals on disk, and rescores
+    the best candidates with the originals (a quarter of the vector memory, about the same
+    recall; see docs/performance.md).
+    """
+
+    m: int = 16
+    ef_construct: int = 100
+    ef: int = 128
+    quantization: Quantization = "none"
+
 
 # Payload fields and the index type each gets (see docs/architecture.md, "Point schema").
 PAYLOAD_INDEXES: dict[str, str] = {

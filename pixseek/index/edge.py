@@ -24,6 +24,7 @@ from pixseek.index.base import (
     PAYLOAD_INDEXES,
     Hit,
     IndexPoint,
+    IndexTuning,
     SearchFilters,
     StoredPoint,
     stored_point,
@@ -35,6 +36,9 @@ from pixseek.index.edge_build import build_aside, recover_interrupted_swap
 log = logging.getLogger(__name__)
 
 CONFIG_FILE = "edge_config.json"
+# With int8 vectors: take twice the candidates by the quantized vectors, rescore them with the
+# originals (ignored where nothing is quantized).
+RESCORE = qe.QuantizationSearchParams(rescore=True, oversampling=2.0)
 SCHEMA_TYPES = {
     "datetime": qe.PayloadSchemaType.Datetime,
     "keyword": qe.PayloadSchemaType.Keyword,
@@ -49,12 +53,12 @@ class EdgeIndex:
     def __init__(
         self,
         path: Path,
-        hnsw_ef: int | None = None,
+        tuning: IndexTuning | None = None,
         build_aside: bool = False,
         indexing_threshold_kb: int | None = None,
     ) -> None:
         self.path = path
-        self.hnsw_ef = hnsw_ef
+        self.tuning = tuning or IndexTuning()
         self.build_aside = build_aside
         # below this segment size Qdrant searches exhaustively instead of building an HNSW
         self.indexing_threshold_kb = indexing_threshold_kb
@@ -80,15 +84,32 @@ class EdgeIndex:
                 f"the index holds vector {name!r} of size {existing[name]}, not {dim}"
             )
         if self._shard is None:
-            params = qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)
-            optimizers = qe.EdgeOptimizersConfig(indexing_threshold=self.indexing_threshold_kb)
-            config = qe.EdgeConfig(vectors={name: params}, optimizers=optimizers)
+            config = self._shard_config(name, dim)
             self._shard = _open(lambda: qe.EdgeShard.create(str(self.path), config), self.path)
             self._create_payload_indexes()
         else:
             self._shard.update(
                 qe.UpdateOperation.create_dense_vector(name, dim, qe.Distance.Cosine)
             )
+
+    def _shard_config(self, name: str, dim: int) -> qe.EdgeConfig:
+        int8 = self.tuning.quantization == "int8"
+        params = qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine, on_disk=int8 or None)
+        quantization = (
+            qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99, always_ram=True)
+            if int8
+            else None
+        )
+        hnsw = qe.HnswIndexConfig(
+            m=self.tuning.m, ef_construct=self.tuning.ef_construct, full_scan_threshold=10_000
+        )
+        optimizers = qe.EdgeOptimizersConfig(indexing_threshold=self.indexing_threshold_kb)
+        return qe.EdgeConfig(
+            vectors={name: params},
+            hnsw_config=hnsw,
+            quantization_config=quantization,
+            optimizers=optimizers,
+        )
 
     def vector_names(self) -> dict[str, int]:
         config_file = self.path / CONFIG_FILE
@@ -166,7 +187,7 @@ class EdgeIndex:
             filter=edge_filter(filters),
             with_payload=True,
             score_threshold=score_threshold,
-            params=qe.SearchParams(hnsw_ef=self.hnsw_ef) if self.hnsw_ef else None,
+            params=qe.SearchParams(hnsw_ef=self.tuning.ef, quantization=RESCORE),
         )
         with self._lock:
             found = self._require().query(request)

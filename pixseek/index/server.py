@@ -16,6 +16,7 @@ from pixseek.index.base import (
     PAYLOAD_INDEXES,
     Hit,
     IndexPoint,
+    IndexTuning,
     SearchFilters,
     StoredPoint,
     stored_point,
@@ -36,10 +37,12 @@ SCHEMA_TYPES = {
 class QdrantServerIndex:
     """VectorIndex on one collection, reached through qdrant-client."""
 
-    def __init__(self, client: QdrantClient, collection: str, hnsw_ef: int | None = None) -> None:
+    def __init__(
+        self, client: QdrantClient, collection: str, tuning: IndexTuning | None = None
+    ) -> None:
         self.client = client
         self.collection = collection
-        self.hnsw_ef = hnsw_ef
+        self.tuning = tuning or IndexTuning()
 
     def ensure_vector(self, name: str, dim: int) -> None:
         existing = self.vector_names()
@@ -52,8 +55,27 @@ class QdrantServerIndex:
                 f"collection {self.collection!r} holds vectors {sorted(existing)}, not {name!r} "
                 f"of size {dim}; a different model needs a new collection"
             )
-        params = models.VectorParams(size=dim, distance=models.Distance.COSINE)
-        self.client.create_collection(self.collection, vectors_config={name: params})
+        int8 = self.tuning.quantization == "int8"
+        params = models.VectorParams(
+            size=dim, distance=models.Distance.COSINE, on_disk=int8 or None
+        )
+        quantization = (
+            models.ScalarQuantization(
+                scalar=models.ScalarQuantizationConfig(
+                    type=models.ScalarType.INT8, quantile=0.99, always_ram=True
+                )
+            )
+            if int8
+            else None
+        )
+        self.client.create_collection(
+            self.collection,
+            vectors_config={name: params},
+            hnsw_config=models.HnswConfigDiff(
+                m=self.tuning.m, ef_construct=self.tuning.ef_construct
+            ),
+            quantization_config=quantization,
+        )
         self._create_payload_indexes()
 
     def vector_names(self) -> dict[str, int]:
@@ -145,7 +167,10 @@ class QdrantServerIndex:
             offset=offset,
             score_threshold=score_threshold,
             with_payload=True,
-            search_params=models.SearchParams(hnsw_ef=self.hnsw_ef) if self.hnsw_ef else None,
+            search_params=models.SearchParams(
+                hnsw_ef=self.tuning.ef,
+                quantization=models.QuantizationSearchParams(rescore=True, oversampling=2.0),
+            ),
         )
         return [Hit(str(p.id), float(p.score), p.payload or {}) for p in response.points]
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from pixseek.errors import IndexBackendError
-from pixseek.index.base import IndexPoint, SearchFilters, VectorIndex
+from pixseek.index.base import IndexPoint, IndexTuning, SearchFilters, VectorIndex
 from pixseek.index.edge import EdgeIndex
 from pixseek.index.server import QdrantServerIndex
 
@@ -23,6 +23,10 @@ Opener = Callable[[], VectorIndex]
 
 def _edge(tmp_path: Path) -> Opener:
     return lambda: EdgeIndex(tmp_path / "edge")
+
+
+def _edge_int8(tmp_path: Path) -> Opener:
+    return lambda: EdgeIndex(tmp_path / "edge", IndexTuning(m=8, quantization="int8"))
 
 
 def _local(tmp_path: Path) -> Opener:
@@ -38,12 +42,13 @@ def _server(tmp_path: Path) -> Opener:
     if not url:
         pytest.skip("set PIXSEEK_TEST_QDRANT_URL to run the contract against a Qdrant server")
     collection = f"pixseek-test-{uuid.uuid4().hex[:8]}"
-    return lambda: QdrantServerIndex(QdrantClient(url=url), collection)
+    int8 = IndexTuning(quantization="int8")
+    return lambda: QdrantServerIndex(QdrantClient(url=url), collection, int8)
 
 
 @pytest.fixture(
-    params=[_edge, _local, pytest.param(_server, marks=pytest.mark.qdrant_server)],
-    ids=["edge", "qdrant-local", "qdrant-server"],
+    params=[_edge, _edge_int8, _local, pytest.param(_server, marks=pytest.mark.qdrant_server)],
+    ids=["edge", "edge-int8", "qdrant-local", "qdrant-server-int8"],
 )
 def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
     return request.param(tmp_path)
