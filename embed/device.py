@@ -17,6 +17,10 @@ log = logging.getLogger(__name__)
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 BF16_CPU_FLAGS = frozenset({"amx_bf16"})
+# Short text queries are bound by reading the text tower's weights, so halving them pays on any
+# CPU that computes in bf16 natively: one ViT-B-32 query in 12 ms in bf16 against 21 ms in
+# fp32 on the AVX-512 bf16 CPU above that has no AMX.
+BF16_TEXT_CPU_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
 
 TORCH_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -57,3 +61,13 @@ def choose_precision(device: str, requested: str = "auto", cpuinfo: str | None =
     if device == "cuda":
         return "fp16"
     return "bf16" if cpu_has_bf16_units(cpuinfo) else "fp32"
+
+
+def choose_text_precision(device: str, requested: str = "auto", cpuinfo: str | None = None) -> str:
+    """The text tower's precision: as asked; on auto fp16 on CUDA, and on CPU bf16 wherever the
+    CPU computes in bf16 natively (AMX or AVX-512 bf16), fp32 otherwise."""
+    if requested != "auto":
+        return choose_precision(device, requested, cpuinfo)
+    if device == "cuda":
+        return "fp16"
+    return "bf16" if BF16_TEXT_CPU_FLAGS & cpu_flags(cpuinfo) else "fp32"

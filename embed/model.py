@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -15,7 +16,8 @@ import torch
 from open_clip.transformer import text_global_pool
 from PIL import Image
 
-from embed.device import TORCH_DTYPES, choose_device, choose_precision
+from embed.batching import Coalescer, VectorCache
+from embed.device import TORCH_DTYPES, choose_device, choose_precision, choose_text_precision
 from embed.errors import ModelSpecError, ModelUnavailableError
 from embed.spec import ModelSpec
 from embed.weights import resolve_pretrained
@@ -37,6 +39,7 @@ class LoadedModel:
     tokenizer: Callable[[list[str]], torch.Tensor]
     dim: int
     image_size: int
+    text_model: Any  # the model itself, or a copy without the image tower in another precision
 
 
 class Embedder:
@@ -56,9 +59,12 @@ class Embedder:
         self.spec = spec
         self.device = choose_device(device)
         self.precision = choose_precision(self.device, precision)
+        self.text_precision = choose_text_precision(self.device, precision)
         self.cache_dir = cache_dir
         self._loaded: LoadedModel | None = None
         self._lock = threading.Lock()
+        self._text_batches = Coalescer(self._embed_texts_now)
+        self._text_cache = VectorCache()
 
     @property
     def model_id(self) -> str:
@@ -97,13 +103,25 @@ class Embedder:
         return _normalised(features)
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
-        """(n, dim) float32, L2-normalised (n may be 0)."""
+        """(n, dim) float32, L2-normalised (n may be 0). Texts seen lately come from a cache;
+        concurrent calls share one pass through the text tower."""
         loaded = self.load()
-        if not texts:
+        vectors: list[np.ndarray | None] = [self._text_cache.get(text) for text in texts]
+        missing = sorted({text for text, v in zip(texts, vectors, strict=True) if v is None})
+        if missing:
+            fresh = dict(zip(missing, self._text_batches(missing), strict=True))
+            for text, vector in fresh.items():
+                self._text_cache.put(text, vector)
+            vectors = [fresh[t] if v is None else v for t, v in zip(texts, vectors, strict=True)]
+        if not vectors:
             return np.zeros((0, loaded.dim), dtype=np.float32)
-        tokens = loaded.tokenizer(list(texts)).to(self.device)
+        return np.stack([v for v in vectors if v is not None])
+
+    def _embed_texts_now(self, texts: list[str]) -> np.ndarray:
+        loaded = self.load()
+        tokens = loaded.tokenizer(texts).to(self.device)
         with torch.inference_mode():
-            features = encode_text(loaded.model, tokens)
+            features = encode_text(loaded.text_model, tokens)
         return _normalised(features)
 
     def warm_up(self) -> None:
@@ -122,8 +140,12 @@ class Embedder:
         model = model.to(self.device, dtype=TORCH_DTYPES[self.precision]).eval()
         tokenizer = open_clip.get_tokenizer(self.spec.architecture)
         dim = int(model.text_projection.shape[1]) if _has_text_projection(model) else _probe(model)
-        log.info("loaded %s on %s in %s (dim %d)", self.spec, self.device, self.precision, dim)
-        return LoadedModel(model, preprocess, tokenizer, dim, _image_size(model))
+        text_model = text_tower_in(model, TORCH_DTYPES[self.text_precision])
+        log.info(
+            "loaded %s on %s in %s, texts in %s (dim %d)",
+            self.spec, self.device, self.precision, self.text_precision, dim,
+        )  # fmt: skip
+        return LoadedModel(model, preprocess, tokenizer, dim, _image_size(model), text_model)
 
     def _create(self) -> tuple[Any, Any]:
         pretrained = self._pretrained_argument()
@@ -174,6 +196,19 @@ def _warn_random(spec: ModelSpec) -> None:
         "arbitrary. Use this for benchmarks only. !!!",
         spec,
     )
+
+
+def text_tower_in(model: Any, dtype: torch.dtype) -> Any:
+    """The model for texts: itself when dtype is its own, else a copy in dtype without the
+    image tower (only CLIP-style models, whose text tower is the model's own parts)."""
+    if next(model.parameters()).dtype == dtype or not isinstance(model, open_clip.CLIP):
+        return model
+    visual, model.visual = model.visual, None
+    try:
+        text_model = copy.deepcopy(model)
+    finally:
+        model.visual = visual
+    return text_model.to(dtype=dtype).eval()
 
 
 def encode_text(model: Any, tokens: torch.Tensor) -> torch.Tensor:

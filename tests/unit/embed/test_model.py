@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from embed import Embedder, ModelSpecError, ModelUnavailableError, parse_model_spec
-from embed.device import choose_precision, cpu_has_bf16_units
+from embed.device import choose_precision, choose_text_precision, cpu_has_bf16_units
 from embed.model import encode_text
 from embed.weights import resolve_pretrained
 from tests.imagegen import textured_rgb
@@ -57,9 +57,7 @@ def test_text_features_do_not_depend_on_the_padding_cut(tiny_embedder: Embedder)
 
 
 def test_random_weights_are_the_same_in_every_process(tiny_embedder: Embedder) -> None:
-    again = Embedder(
-        parse_model_spec("pixseek-tiny"), device="cpu", precision=tiny_embedder.precision
-    )
+    again = Embedder(parse_model_spec("pixseek-tiny"), device="cpu")  # as the fixture's
     text = ["the same words"]
     np.testing.assert_array_equal(again.embed_texts(text), tiny_embedder.embed_texts(text))
 
@@ -84,6 +82,37 @@ def test_precision_follows_the_hardware() -> None:
     assert choose_precision("cpu", "fp32", AMX_CPUINFO) == "fp32"
     with pytest.raises(ValueError, match="precision must be one of"):
         choose_precision("cpu", "int4")
+
+
+@pytest.mark.parametrize(
+    ("flags", "device", "requested", "text_precision"),
+    [
+        ("avx512f avx512_bf16", "cpu", "auto", "bf16"),
+        ("avx512f amx_bf16 amx_tile", "cpu", "auto", "bf16"),
+        ("avx2 fma", "cpu", "auto", "fp32"),
+        ("avx512f avx512_bf16", "cpu", "fp32", "fp32"),
+        ("avx2", "cuda", "auto", "fp16"),
+    ],
+)
+def test_texts_run_in_bf16_wherever_the_cpu_computes_it(
+    flags: str, device: str, requested: str, text_precision: str
+) -> None:
+    assert choose_text_precision(device, requested, f"flags\t\t: {flags}\n") == text_precision
+
+
+def test_a_bf16_text_tower_agrees_with_fp32_and_leaves_images_alone() -> None:
+    spec = parse_model_spec("pixseek-tiny")
+    mixed = Embedder(spec, device="cpu", precision="fp32")
+    mixed.text_precision = "bf16"
+    plain = Embedder(spec, device="cpu", precision="fp32")
+    plain.text_precision = "fp32"
+    texts = ["a dog on a beach", "red bicycle by a canal at night"]
+    similarity = np.sum(mixed.embed_texts(texts) * plain.embed_texts(texts), axis=1)
+    assert similarity.min() > 0.99
+    assert mixed.load().text_model is not mixed.load().model
+    assert plain.load().text_model is plain.load().model
+    picture = [textured_rgb(3)]
+    np.testing.assert_array_equal(mixed.embed_images(picture), plain.embed_images(picture))
 
 
 def test_fp32_and_bf16_agree_closely() -> None:
