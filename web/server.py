@@ -8,6 +8,7 @@ built after the fork so each process opens its own connections and model.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import Any
 
@@ -45,8 +46,15 @@ class EmbeddedServer:
 
 
 def run_gunicorn(settings: Settings) -> None:
-    """Server mode: gunicorn with PIXSEEK_WEB_WORKERS processes; returns when it stops."""
+    """Server mode: gunicorn with PIXSEEK_WEB_WORKERS processes; returns when it stops.
+
+    Settings that cannot serve (no secret key, no admin password) stop it here with one clear
+    message, not in every worker process as it boots."""
     from gunicorn.app.base import BaseApplication
+
+    from web.app import check_settings
+
+    check_settings(settings)
 
     class Application(BaseApplication):
         def load_config(self) -> None:
@@ -55,6 +63,8 @@ def run_gunicorn(settings: Settings) -> None:
             self.cfg.set("threads", 4)
             self.cfg.set("timeout", 120)  # the first query of a process may wait for the model
             self.cfg.set("accesslog", "-")
+            if os.path.isdir("/dev/shm"):  # heartbeats on an overlay filesystem can stall
+                self.cfg.set("worker_tmp_dir", "/dev/shm")
 
         def load(self) -> Flask:
             from web.app import create_app

@@ -18,6 +18,7 @@ from tests.web.conftest import (
     tags,
 )
 from web.app import create_app
+from web.server import run_gunicorn
 
 
 def test_the_login_form_has_its_fields(nobody: Visitor) -> None:
@@ -218,3 +219,15 @@ def test_login_redirect_names_the_page_asked_for(nobody: Visitor) -> None:
     location = urlsplit(answer.headers["Location"])
     assert location.path == "/login"
     assert parse_qs(location.query)["next"] == ["/admin?tab=tokens"]
+
+
+def test_server_mode_refuses_to_start_gunicorn_without_a_secret_key(site: Site) -> None:
+    settings = site.settings.model_copy(
+        update={
+            "broker_url": "redis://127.0.0.1:1/0",
+            "qdrant_url": "http://127.0.0.1:1",
+            "secret_key": None,
+        }
+    )
+    with pytest.raises(SettingsError, match="PIXSEEK_SECRET_KEY"):
+        run_gunicorn(settings)  # raises before gunicorn starts, so no port is taken
