@@ -15,14 +15,17 @@ import torch
 log = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 BF16_CPU_FLAGS = frozenset({"amx_bf16"})
 # Short text queries are bound by reading the text tower's weights, so halving them pays on any
 # CPU that computes in bf16 natively: one ViT-B-32 query in 12 ms in bf16 against 21 ms in
 # fp32 on the AVX-512 bf16 CPU above that has no AMX.
 BF16_TEXT_CPU_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
 
-TORCH_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+# int8: an fp32 model whose image tower's linear layers run in dynamic int8 (CPU only)
+TORCH_DTYPES = {
+    "fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16, "int8": torch.float32,
+}  # fmt: skip
 
 
 def cpu_flags(cpuinfo: str | None = None) -> set[str]:
@@ -56,6 +59,8 @@ def choose_precision(device: str, requested: str = "auto", cpuinfo: str | None =
     """fp16 on CUDA; on CPU bf16 only where the CPU has AMX, fp32 otherwise."""
     if requested not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {requested!r}")
+    if requested == "int8" and device != "cpu":
+        raise ValueError("precision int8 runs on the CPU only; use fp16 or bf16 on CUDA")
     if requested != "auto":
         return requested
     if device == "cuda":
@@ -66,7 +71,7 @@ def choose_precision(device: str, requested: str = "auto", cpuinfo: str | None =
 def choose_text_precision(device: str, requested: str = "auto", cpuinfo: str | None = None) -> str:
     """The text tower's precision: as asked; on auto fp16 on CUDA, and on CPU bf16 wherever the
     CPU computes in bf16 natively (AMX or AVX-512 bf16), fp32 otherwise."""
-    if requested != "auto":
+    if requested not in ("auto", "int8"):  # int8 is for images; texts as on auto
         return choose_precision(device, requested, cpuinfo)
     if device == "cuda":
         return "fp16"

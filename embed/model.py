@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,6 +139,8 @@ class Embedder:
         register_model_configs()
         model, preprocess = self._create()
         model = model.to(self.device, dtype=TORCH_DTYPES[self.precision]).eval()
+        if self.precision == "int8":
+            model.visual = int8_image_tower(model.visual)
         tokenizer = open_clip.get_tokenizer(self.spec.architecture)
         dim = int(model.text_projection.shape[1]) if _has_text_projection(model) else _probe(model)
         text_model = text_tower_in(model, TORCH_DTYPES[self.text_precision])
@@ -196,6 +199,18 @@ def _warn_random(spec: ModelSpec) -> None:
         "arbitrary. Use this for benchmarks only. !!!",
         spec,
     )
+
+
+def int8_image_tower(visual: torch.nn.Module) -> torch.nn.Module:
+    """The image tower with its linear layers in dynamic int8 (int8 weights, activations
+    quantized per batch): twice the images/s of fp32 on CPUs with VNNI but no AMX, embeddings
+    within 0.9998 cosine of fp32's (ViT-B-32; see docs/performance.md)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization's deprecation notices
+        quantized: torch.nn.Module = torch.ao.quantization.quantize_dynamic(
+            visual, {torch.nn.Linear}, dtype=torch.qint8
+        )
+    return quantized
 
 
 def text_tower_in(model: Any, dtype: torch.dtype) -> Any:

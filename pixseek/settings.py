@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir)
     model: str = DEFAULT_MODEL
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    precision: Literal["auto", "fp32", "bf16", "fp16", "int8"] = "auto"
     model_cache_dir: Path | None = None
     batch_size: int = Field(default=32, ge=1, le=1024)
     decode_threads: int = Field(default=1, ge=1, le=64)

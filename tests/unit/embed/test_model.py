@@ -115,6 +115,20 @@ def test_a_bf16_text_tower_agrees_with_fp32_and_leaves_images_alone() -> None:
     np.testing.assert_array_equal(mixed.embed_images(picture), plain.embed_images(picture))
 
 
+def test_int8_images_agree_with_fp32_and_run_on_the_cpu_only() -> None:
+    spec = parse_model_spec("pixseek-tiny")
+    pictures = [textured_rgb(i) for i in range(4)]
+    int8 = Embedder(spec, device="cpu", precision="int8")
+    fp32 = Embedder(spec, device="cpu", precision="fp32")
+    similarity = np.sum(int8.embed_images(pictures) * fp32.embed_images(pictures), axis=1)
+    assert similarity.min() > 0.99
+    modules = list(int8.load().model.visual.modules())
+    dynamic = [m for m in modules if "quantized.dynamic" in type(m).__module__]
+    assert len(dynamic) == 2 * 2, "both MLP layers of each of the 2 blocks run in int8"
+    with pytest.raises(ValueError, match="CPU only"):
+        choose_precision("cuda", "int8")
+
+
 def test_fp32_and_bf16_agree_closely() -> None:
     spec = parse_model_spec("pixseek-tiny")
     picture = [textured_rgb(11)]
