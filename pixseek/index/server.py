@@ -43,10 +43,13 @@ class QdrantServerIndex:
         self.client = client
         self.collection = collection
         self.tuning = tuning or IndexTuning()
+        self._payload_indexes_checked = False
 
     def ensure_vector(self, name: str, dim: int) -> None:
         existing = self.vector_names()
         if existing.get(name) == dim:
+            if not self._payload_indexes_checked:  # a collection made elsewhere, or an older one
+                self._create_payload_indexes()
             return
         if existing:
             # A server collection cannot gain a named vector; a model switch builds a new
@@ -193,8 +196,9 @@ class QdrantServerIndex:
         with warnings.catch_warnings():
             # local mode warns that payload indexes have no effect there; a server uses them
             warnings.simplefilter("ignore", UserWarning)
-            for field_name, kind in PAYLOAD_INDEXES.items():
+            for field_name, kind in PAYLOAD_INDEXES.items():  # idempotent on a server
                 self.client.create_payload_index(self.collection, field_name, SCHEMA_TYPES[kind])
+        self._payload_indexes_checked = True
 
 
 def server_filter(filters: SearchFilters | None) -> models.Filter | None:

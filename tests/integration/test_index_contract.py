@@ -12,7 +12,13 @@ import numpy as np
 import pytest
 
 from pixseek.errors import IndexBackendError
-from pixseek.index.base import IndexPoint, IndexTuning, SearchFilters, VectorIndex
+from pixseek.index.base import (
+    PAYLOAD_INDEXES,
+    IndexPoint,
+    IndexTuning,
+    SearchFilters,
+    VectorIndex,
+)
 from pixseek.index.edge import EdgeIndex
 from pixseek.index.server import QdrantServerIndex
 
@@ -306,3 +312,21 @@ def test_recommend_honours_the_filters(index: VectorIndex) -> None:
 
 def test_recommend_on_an_empty_index_answers_with_nothing(index: VectorIndex) -> None:
     assert index.recommend(VECTOR, [axis(0)], [axis(1)], SearchFilters(), limit=5) == []
+
+
+@pytest.mark.qdrant_server
+def test_a_server_collection_made_elsewhere_gets_its_payload_indexes(tmp_path: Path) -> None:
+    from qdrant_client import models
+
+    opener = _server(tmp_path)  # skips without PIXSEEK_TEST_QDRANT_URL
+    index = opener()
+    assert isinstance(index, QdrantServerIndex)
+    params = models.VectorParams(size=DIM, distance=models.Distance.COSINE)
+    index.client.create_collection(index.collection, vectors_config={VECTOR: params})
+    try:
+        index.ensure_vector(VECTOR, DIM)
+        schema = index.client.get_collection(index.collection).payload_schema
+        assert set(PAYLOAD_INDEXES) <= set(schema)
+    finally:
+        index.client.delete_collection(index.collection)
+        index.close()
