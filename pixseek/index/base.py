@@ -107,6 +107,23 @@ class VectorIndex(Protocol):
     def set_payload(self, point_id: str, payload: dict[str, Any]) -> None:
         """Merge these payload keys into one point."""
 
+    def update_vectors(self, name: str, vectors: dict[str, np.ndarray]) -> None:
+        """Give existing points (by id) a vector of this name, keeping their payload and their
+        other vectors; ids not in the index are ignored."""
+
+    def lacking_vector(
+        self, name: str, limit: int, start: str | None = None
+    ) -> tuple[list[StoredPoint], str | None]:
+        """Up to limit points without a vector of this name (payload only), in id order from
+        start (None: the beginning), and where the next call starts (None once every point
+        was looked at). A backend may answer fewer, even none, before the walk ends."""
+
+    def drop_vector(self, name: str) -> None:
+        """Delete this named vector from every point, and its space (a no-op when absent)."""
+
+    def set_active_vector(self, name: str) -> None:
+        """Say which named vector searches use now (a server points its alias at it)."""
+
     def delete(self, point_ids: Sequence[str]) -> None:
         """Remove points; unknown ids are ignored."""
 

@@ -30,8 +30,8 @@ from pixseek.index.base import (
     stored_point,
     valid_point_ids,
 )
-from pixseek.index.conditions import Condition, to_clauses
-from pixseek.index.edge_build import build_aside, recover_interrupted_swap
+from pixseek.index.edge_build import PointId, build_aside, recover_interrupted_swap
+from pixseek.index.edge_filter import edge_filter
 
 log = logging.getLogger(__name__)
 
@@ -121,13 +121,50 @@ class EdgeIndex:
     def upsert(self, points: Sequence[IndexPoint]) -> None:
         if not points:
             return
+        # a vector whose space was dropped meanwhile (a retired model) is left out
+        names = self.vector_names()
         edge_points = [
-            qe.Point(p.id, {n: v.tolist() for n, v in p.vectors.items()}, p.payload) for p in points
+            qe.Point(p.id, {n: v.tolist() for n, v in p.vectors.items() if n in names}, p.payload)
+            for p in points
         ]
         self._write([p.id for p in points], qe.UpdateOperation.upsert_points(edge_points))
 
     def set_payload(self, point_id: str, payload: dict[str, Any]) -> None:
         self._write([point_id], qe.UpdateOperation.set_payload([point_id], payload))
+
+    def update_vectors(self, name: str, vectors: dict[str, np.ndarray]) -> None:
+        with self._lock:  # Edge refuses the whole update for one id it lacks: check under lock
+            ids: list[PointId] = [*valid_point_ids(list(vectors))]
+            found = self._require().retrieve(ids, False, False) if ids else []
+            present = [str(r.id) for r in found]
+            if present:
+                updates = [qe.PointVectors(i, {name: _floats(vectors[i])}) for i in present]
+                self._write(present, qe.UpdateOperation.update_vectors(updates))
+
+    def lacking_vector(
+        self, name: str, limit: int, start: str | None = None
+    ) -> tuple[list[StoredPoint], str | None]:
+        if self._shard is None:
+            return [], None
+        request = qe.ScrollRequest(
+            offset=start,
+            limit=limit,
+            filter=qe.Filter(must_not=[qe.HasVectorCondition(name)]),
+            with_payload=True,
+            with_vector=False,
+        )
+        with self._lock:
+            records, following = self._require().scroll(request)
+        points = [stored_point(r.id, r.payload, None, None) for r in records]
+        return points, str(following) if following is not None else None
+
+    def drop_vector(self, name: str) -> None:
+        with self._lock:
+            if name in self.vector_names():
+                self._require().update(qe.UpdateOperation.delete_vector_name(name))
+
+    def set_active_vector(self, name: str) -> None:
+        """Every named vector of the shard is searchable: nothing to point anywhere."""
 
     def delete(self, point_ids: Sequence[str]) -> None:
         point_ids = valid_point_ids(point_ids)
@@ -248,29 +285,6 @@ class EdgeIndex:
         shard = self._require()
         for field_name, kind in PAYLOAD_INDEXES.items():
             shard.update(qe.UpdateOperation.create_field_index(field_name, SCHEMA_TYPES[kind]))
-
-
-def edge_filter(filters: SearchFilters | None) -> qe.Filter | None:
-    """SearchFilters as a Qdrant Edge filter (None when nothing filters)."""
-    if filters is None or filters.is_empty():
-        return None
-    clauses = to_clauses(filters)
-    return qe.Filter(
-        must=[_edge_condition(c) for c in clauses.must] or None,
-        must_not=[_edge_condition(c) for c in clauses.must_not] or None,
-    )
-
-
-def _edge_condition(condition: Condition) -> Any:
-    if condition.kind == "any":
-        return qe.FieldCondition(condition.key, match=qe.MatchAny(list(condition.values)))
-    if condition.kind == "datetime":
-        return qe.FieldCondition(
-            condition.key, range=qe.RangeDateTime(gte=condition.gte, lt=condition.lt)
-        )
-    if condition.kind == "is_empty":
-        return qe.IsEmptyCondition(condition.key)
-    return qe.HasIdCondition(set(condition.values))
 
 
 def _floats(vector: np.ndarray) -> list[float]:

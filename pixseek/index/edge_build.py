@@ -75,6 +75,7 @@ def _swap_in(index: EdgeIndex, copy: Path) -> None:
     live = index._require()
     touched: list[PointId] = sorted(index._touched or ())
     records = live.retrieve(touched, True, True) if touched else []
+    spaces = index.vector_names()
     live.flush()
     live.close()
     index._shard = None
@@ -83,9 +84,21 @@ def _swap_in(index: EdgeIndex, copy: Path) -> None:
     os.replace(copy, index.path)
     shard = qe.EdgeShard.load(str(index.path))
     index._shard = shard
+    _match_spaces(shard, index.vector_names(), spaces)
     _reapply(shard, touched, records)
     shard.flush()
     shutil.rmtree(old)  # only now is the new shard complete
+
+
+def _match_spaces(shard: qe.EdgeShard, built: dict[str, int], live: dict[str, int]) -> None:
+    """Named vectors added or dropped during the build (a model switch) are added or dropped
+    on the copy as well, before the writes are applied again."""
+    for name, size in live.items():
+        if name not in built:
+            shard.update(qe.UpdateOperation.create_dense_vector(name, size, qe.Distance.Cosine))
+    for name in built:
+        if name not in live:
+            shard.update(qe.UpdateOperation.delete_vector_name(name))
 
 
 def _reapply(shard: qe.EdgeShard, touched: list[PointId], records: list[qe.Record]) -> None:

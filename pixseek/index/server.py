@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Sequence
-from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import UnexpectedResponse
 
 from pixseek.errors import IndexBackendError
 from pixseek.index.base import (
@@ -22,7 +22,8 @@ from pixseek.index.base import (
     stored_point,
     valid_point_ids,
 )
-from pixseek.index.conditions import Condition, to_clauses
+from pixseek.index.server_filter import server_filter
+from pixseek.index.server_layout import CollectionLayout, vector_sizes
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,10 @@ SCHEMA_TYPES = {
 
 
 class QdrantServerIndex:
-    """VectorIndex on one collection, reached through qdrant-client."""
+    """VectorIndex on a Qdrant server through qdrant-client: one collection per model behind
+    the alias `collection` (see server_layout.py). Searches go to the collection of the vector
+    they name; payload writes go to every model's collection, so a collection being filled for
+    a model switch stays in step."""
 
     def __init__(
         self, client: QdrantClient, collection: str, tuning: IndexTuning | None = None
@@ -43,21 +47,26 @@ class QdrantServerIndex:
         self.client = client
         self.collection = collection
         self.tuning = tuning or IndexTuning()
-        self._payload_indexes_checked = False
+        self.layout = CollectionLayout(client, collection)
+        self._payload_indexes_checked: set[str] = set()
 
     def ensure_vector(self, name: str, dim: int) -> None:
+        self.layout.refresh()
         existing = self.vector_names()
-        if existing.get(name) == dim:
-            if not self._payload_indexes_checked:  # a collection made elsewhere, or an older one
-                self._create_payload_indexes()
-            return
-        if existing:
-            # A server collection cannot gain a named vector; a model switch builds a new
-            # collection behind an alias instead.
+        if name in existing and existing[name] != dim:
             raise IndexBackendError(
-                f"collection {self.collection!r} holds vectors {sorted(existing)}, not {name!r} "
-                f"of size {dim}; a different model needs a new collection"
+                f"collection {self.layout.collection_for(name)!r} holds vector {name!r} of "
+                f"size {existing[name]}, not {dim}"
             )
+        collection = self.layout.collection_for(name)
+        if name not in existing:
+            self._create_collection(collection, name, dim)
+        if collection not in self._payload_indexes_checked:  # made elsewhere, or an older one
+            self._create_payload_indexes(collection)
+        if self.layout.active() is None:
+            self.layout.point_alias_at(name)  # the first model: searches start with it
+
+    def _create_collection(self, collection: str, name: str, dim: int) -> None:
         int8 = self.tuning.quantization == "int8"
         params = models.VectorParams(
             size=dim, distance=models.Distance.COSINE, on_disk=int8 or None
@@ -71,50 +80,126 @@ class QdrantServerIndex:
             if int8
             else None
         )
-        self.client.create_collection(
-            self.collection,
-            vectors_config={name: params},
-            hnsw_config=models.HnswConfigDiff(
-                m=self.tuning.m, ef_construct=self.tuning.ef_construct
-            ),
-            quantization_config=quantization,
-        )
-        self._create_payload_indexes()
+        try:
+            self.client.create_collection(
+                collection,
+                vectors_config={name: params},
+                hnsw_config=models.HnswConfigDiff(
+                    m=self.tuning.m, ef_construct=self.tuning.ef_construct
+                ),
+                quantization_config=quantization,
+            )
+        except (UnexpectedResponse, ValueError):
+            if not self.client.collection_exists(collection):
+                raise
+            log.info("collection %s was made by another process meanwhile", collection)
 
     def vector_names(self) -> dict[str, int]:
-        if not self.client.collection_exists(self.collection):
-            return {}
-        vectors = self.client.get_collection(self.collection).config.params.vectors
-        if not isinstance(vectors, dict):
-            return {}
-        return {name: int(params.size) for name, params in vectors.items()}
+        sizes: dict[str, int] = {}
+        for name, collection in self.layout.collections().items():
+            held = vector_sizes(self.client, collection)
+            if name in held:
+                sizes[name] = held[name]
+        return sizes
 
     def upsert(self, points: Sequence[IndexPoint]) -> None:
-        if not points:
-            return
-        structs = [
-            models.PointStruct(
-                id=p.id, vector={n: v.tolist() for n, v in p.vectors.items()}, payload=p.payload
-            )
-            for p in points
-        ]
-        self.client.upsert(self.collection, structs, wait=True)
+        # each model's collection gets its own vector; a dropped model's vector is left out
+        for name, collection in self.layout.collections().items():
+            structs = [
+                models.PointStruct(
+                    id=p.id, vector={name: p.vectors[name].tolist()}, payload=p.payload
+                )
+                for p in points
+                if name in p.vectors
+            ]
+            if structs:
+                self.client.upsert(collection, structs, wait=True)
 
     def set_payload(self, point_id: str, payload: dict[str, Any]) -> None:
-        self.client.set_payload(self.collection, payload, points=[point_id], wait=True)
+        # by filter: a collection still being filled may not hold the point yet
+        selector = models.Filter(must=[models.HasIdCondition(has_id=[point_id])])
+        for collection in set(self.layout.collections().values()):
+            self.client.set_payload(collection, payload, points=selector, wait=True)
 
     def delete(self, point_ids: Sequence[str]) -> None:
         point_ids = valid_point_ids(point_ids)
-        if point_ids and self.client.collection_exists(self.collection):
+        if not point_ids:
+            return
+        for collection in set(self.layout.collections().values()):
             selector = models.PointIdsList(points=list(point_ids))
-            self.client.delete(self.collection, selector, wait=True)
+            self.client.delete(collection, selector, wait=True)
+
+    def update_vectors(self, name: str, vectors: dict[str, np.ndarray]) -> None:
+        """The points' payloads come from the collection searches use; writes that reached it
+        while the copy was on its way are applied to the copy again."""
+        ids = valid_point_ids(list(vectors))
+        source, target = self.layout.active(), self.layout.collection_for(name)
+        if not ids or source is None or not self.client.collection_exists(target):
+            return
+        before = self._payloads(source, ids)
+        structs = [
+            models.PointStruct(id=i, vector={name: vectors[i].tolist()}, payload=before[i])
+            for i in before
+        ]
+        if not structs:
+            return
+        if source == target:
+            self.client.update_vectors(
+                target, [models.PointVectors(id=s.id, vector=s.vector) for s in structs], wait=True
+            )
+            return
+        self.client.upsert(target, structs, wait=True)
+        self._catch_up(source, target, before)
+
+    def _catch_up(self, source: str, target: str, before: dict[str, dict[str, Any]]) -> None:
+        after = self._payloads(source, list(before))
+        gone = [i for i in before if i not in after]
+        if gone:
+            self.client.delete(target, models.PointIdsList(points=list(gone)), wait=True)
+        for point_id, payload in after.items():
+            if payload != before[point_id]:
+                self.client.overwrite_payload(target, payload, points=[point_id], wait=True)
+
+    def _payloads(self, collection: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+        records = self.client.retrieve(collection, ids, with_payload=True, with_vectors=False)
+        return {str(r.id): r.payload or {} for r in records}
+
+    def lacking_vector(
+        self, name: str, limit: int, start: str | None = None
+    ) -> tuple[list[StoredPoint], str | None]:
+        """Walks the collection searches use, `limit` points a call, and answers those the
+        model's own collection lacks."""
+        source, target = self.layout.active(), self.layout.collection_for(name)
+        if source is None or source == target:
+            return [], None
+        records, following = self.client.scroll(
+            source, limit=limit, offset=start, with_payload=True, with_vectors=False
+        )
+        ids = [str(r.id) for r in records]
+        present: set[str] = set()
+        if ids and self.client.collection_exists(target):
+            present = {str(r.id) for r in self.client.retrieve(target, ids, with_payload=False)}
+        lacking = [
+            stored_point(r.id, r.payload, None, None) for r in records if str(r.id) not in present
+        ]
+        return lacking, str(following) if following is not None else None
+
+    def drop_vector(self, name: str) -> None:
+        collection = self.layout.collection_for(name)
+        if self.client.collection_exists(collection):
+            self.client.delete_collection(collection)
+        self.layout.refresh()
+
+    def set_active_vector(self, name: str) -> None:
+        self.layout.point_alias_at(name)
 
     def retrieve(self, point_ids: Sequence[str], vector: str | None = None) -> list[StoredPoint]:
         point_ids = valid_point_ids(point_ids)
-        if not point_ids or not self.client.collection_exists(self.collection):
+        collection = self.layout.collection_for(vector) if vector else self.layout.active()
+        if not point_ids or collection is None or not self.client.collection_exists(collection):
             return []
         records = self.client.retrieve(
-            self.collection,
+            collection,
             list(point_ids),
             with_payload=True,
             with_vectors=[vector] if vector else False,
@@ -159,10 +244,11 @@ class QdrantServerIndex:
         offset: int,
         score_threshold: float | None,
     ) -> list[Hit]:
-        if not self.client.collection_exists(self.collection):
+        collection = self.layout.collection_for(vector_name)
+        if not self.client.collection_exists(collection):
             return []
         response = self.client.query_points(
-            self.collection,
+            collection,
             query=query,
             using=vector_name,
             query_filter=server_filter(filters),
@@ -178,9 +264,10 @@ class QdrantServerIndex:
         return [Hit(str(p.id), float(p.score), p.payload or {}) for p in response.points]
 
     def count(self, filters: SearchFilters | None = None) -> int:
-        if not self.client.collection_exists(self.collection):
+        collection = self.layout.active()
+        if collection is None or not self.client.collection_exists(collection):
             return 0
-        result = self.client.count(self.collection, count_filter=server_filter(filters), exact=True)
+        result = self.client.count(collection, count_filter=server_filter(filters), exact=True)
         return int(result.count)
 
     def optimize(self) -> None:
@@ -192,41 +279,10 @@ class QdrantServerIndex:
     def close(self) -> None:
         self.client.close()
 
-    def _create_payload_indexes(self) -> None:
+    def _create_payload_indexes(self, collection: str) -> None:
         with warnings.catch_warnings():
             # local mode warns that payload indexes have no effect there; a server uses them
             warnings.simplefilter("ignore", UserWarning)
             for field_name, kind in PAYLOAD_INDEXES.items():  # idempotent on a server
-                self.client.create_payload_index(self.collection, field_name, SCHEMA_TYPES[kind])
-        self._payload_indexes_checked = True
-
-
-def server_filter(filters: SearchFilters | None) -> models.Filter | None:
-    """SearchFilters as a qdrant-client filter (None when nothing filters)."""
-    if filters is None or filters.is_empty():
-        return None
-    clauses = to_clauses(filters)
-    return models.Filter(
-        must=[_server_condition(c) for c in clauses.must] or None,
-        must_not=[_server_condition(c) for c in clauses.must_not] or None,
-    )
-
-
-def _datetime(value: str | None) -> datetime | None:
-    # stored wall-clock times carry no offset; the server reads those as UTC, so bounds match
-    return datetime.fromisoformat(value).replace(tzinfo=timezone.utc) if value else None
-
-
-def _server_condition(condition: Condition) -> Any:
-    if condition.kind == "any":
-        return models.FieldCondition(
-            key=condition.key, match=models.MatchAny(any=list(condition.values))
-        )
-    if condition.kind == "datetime":
-        return models.FieldCondition(
-            key=condition.key,
-            range=models.DatetimeRange(gte=_datetime(condition.gte), lt=_datetime(condition.lt)),
-        )
-    if condition.kind == "is_empty":
-        return models.IsEmptyCondition(is_empty=models.PayloadField(key=condition.key))
-    return models.HasIdCondition(has_id=list(condition.values))
+                self.client.create_payload_index(collection, field_name, SCHEMA_TYPES[kind])
+        self._payload_indexes_checked.add(collection)

@@ -34,8 +34,15 @@ def filled(path: Path, count: int) -> EdgeIndex:
     return index
 
 
+def small_vectors(ids: range, seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {str(uuid.UUID(int=i)): rng.normal(size=8).astype(np.float32) for i in ids}
+
+
 def test_searches_answer_and_writes_survive_while_the_hnsw_builds_aside(tmp_path: Path) -> None:
     index = filled(tmp_path / "index", 30_000)
+    index.ensure_vector("old-model", 8)
+    index.update_vectors("old-model", small_vectors(range(5), 1))
     build = threading.Thread(target=index.optimize)
     build.start()
     answered = 0
@@ -47,6 +54,11 @@ def test_searches_answer_and_writes_survive_while_the_hnsw_builds_aside(tmp_path
     index.upsert(points(100_000, 10, tag="during"))
     index.set_payload(str(uuid.UUID(int=7)), {"tag": "changed"})
     index.delete([str(uuid.UUID(int=8))])
+    # a model switch meanwhile: a vector space added and filled, another one dropped
+    index.ensure_vector("new-model", 8)
+    index.update_vectors("new-model", small_vectors(range(20, 25), 2))
+    index.drop_vector("old-model")
+    assert build.is_alive(), "the writes should land during the build"
     build.join()
     assert answered >= 5, "searches should not wait for the HNSW build"
 
@@ -55,6 +67,10 @@ def test_searches_answer_and_writes_survive_while_the_hnsw_builds_aside(tmp_path
     assert index.retrieve([str(uuid.UUID(int=8))]) == []
     assert len(index.retrieve([str(uuid.UUID(int=100_000 + i)) for i in range(10)])) == 10
     assert index._require().info().indexed_vectors_count >= 30_000 - 1
+    assert index.vector_names() == {VECTOR: DIM, "new-model": 8}
+    switched = index.retrieve([str(uuid.UUID(int=20))], vector="new-model")
+    written = small_vectors(range(20, 21), 2)[switched[0].id]
+    np.testing.assert_allclose(switched[0].vector, written / np.linalg.norm(written), atol=1e-5)
     assert not (tmp_path / "index.old").exists() and not (tmp_path / "index.building").exists()
     index.close()
 

@@ -65,7 +65,8 @@ def index(opener: Opener) -> Iterator[VectorIndex]:
     idx = opener()
     yield idx
     if isinstance(idx, QdrantServerIndex) and os.environ.get("PIXSEEK_TEST_QDRANT_URL"):
-        idx.client.delete_collection(idx.collection)
+        for collection in set(idx.layout.collections().values()):
+            idx.client.delete_collection(collection)
     idx.close()
 
 
@@ -312,6 +313,105 @@ def test_recommend_honours_the_filters(index: VectorIndex) -> None:
 
 def test_recommend_on_an_empty_index_answers_with_nothing(index: VectorIndex) -> None:
     assert index.recommend(VECTOR, [axis(0)], [axis(1)], SearchFilters(), limit=5) == []
+
+
+NEW = "model-b"
+
+
+def _switching(index: VectorIndex, count: int) -> list[IndexPoint]:
+    """An index of count photos with VECTOR, and the space for NEW made."""
+    index.ensure_vector(VECTOR, DIM)
+    points = [photo(seed) for seed in range(count)]
+    index.upsert(points)
+    index.ensure_vector(NEW, DIM // 2)
+    return points
+
+
+def half(seed: int) -> np.ndarray:
+    vector = np.random.default_rng(1000 + seed).normal(size=DIM // 2).astype(np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def test_update_vectors_adds_a_model_keeping_payload_and_the_other_vector(
+    index: VectorIndex,
+) -> None:
+    points = _switching(index, 6)
+    assert index.vector_names() == {VECTOR: DIM, NEW: DIM // 2}
+    index.update_vectors(NEW, {points[1].id: half(1), str(uuid.uuid4()): half(9)})
+    stored = index.retrieve([points[1].id], vector=NEW)[0]
+    np.testing.assert_allclose(stored.vector, half(1), atol=1e-5)
+    assert stored.payload["paths"] == ["/lib/1.jpg"]
+    old = index.retrieve([points[1].id], vector=VECTOR)[0].vector
+    np.testing.assert_allclose(old, unit(1), atol=1e-5)
+    assert index.search(NEW, half(1), SearchFilters(), limit=3)[0].id == points[1].id
+    assert index.count() == 6, "the id no point has stays out"
+
+
+def test_lacking_vector_walks_every_point_without_it(index: VectorIndex) -> None:
+    points = _switching(index, 25)
+    done = {p.id for p in points[::3]}
+    index.update_vectors(NEW, {i: half(n) for n, i in enumerate(done)})
+    found: list[str] = []
+    start: str | None = None
+    for _ in range(100):
+        page, start = index.lacking_vector(NEW, 4, start)
+        assert len(page) <= 4
+        found += [p.id for p in page]
+        if start is None:
+            break
+    assert sorted(found) == sorted(p.id for p in points if p.id not in done)
+    assert all(p.payload["paths"] for p in index.lacking_vector(NEW, 100)[0])
+
+
+def test_payload_writes_and_deletes_reach_every_models_vectors(index: VectorIndex) -> None:
+    points = _switching(index, 4)
+    index.update_vectors(NEW, {p.id: half(n) for n, p in enumerate(points)})
+    index.set_payload(points[0].id, {"format": "gif"})
+    index.delete([points[1].id])
+    index.upsert([IndexPoint(photo(7).id, {VECTOR: unit(7), NEW: half(7)}, photo(7).payload)])
+    index.set_active_vector(NEW)
+    assert index.retrieve([points[0].id], vector=NEW)[0].payload["format"] == "gif"
+    assert index.retrieve([points[1].id], vector=NEW) == []
+    assert index.search(NEW, half(7), SearchFilters(), limit=1)[0].id == photo(7).id
+    assert index.count() == 4
+
+
+def test_drop_vector_leaves_the_other_model_searchable(index: VectorIndex) -> None:
+    points = _switching(index, 5)
+    index.update_vectors(NEW, {p.id: half(n) for n, p in enumerate(points)})
+    index.set_active_vector(NEW)
+    index.drop_vector(VECTOR)
+    index.drop_vector("never-made")
+    assert index.vector_names() == {NEW: DIM // 2}
+    assert index.search(NEW, half(2), SearchFilters(), limit=1)[0].id == points[2].id
+    assert index.count() == 5 and index.retrieve([points[2].id])[0].payload["paths"]
+    # a batch embedded before the drop may still carry the dropped model's vector
+    index.upsert([IndexPoint(photo(8).id, {VECTOR: unit(8), NEW: half(8)}, photo(8).payload)])
+    assert index.count() == 6
+    assert index.lacking_vector(NEW, 10) == ([], None)
+
+
+def test_a_server_switch_moves_the_alias_from_a_collection_made_before_aliases(
+    tmp_path: Path,
+) -> None:
+    from qdrant_client import QdrantClient, models
+
+    client = QdrantClient(path=str(tmp_path / "local"))
+    params = models.VectorParams(size=DIM, distance=models.Distance.COSINE)
+    client.create_collection("photos", vectors_config={VECTOR: params})
+    index = QdrantServerIndex(client, "photos")
+    points = _switching(index, 3)
+    assert index.layout.collections() == {VECTOR: "photos", NEW: "photos-model-b"}
+    index.update_vectors(NEW, {p.id: half(n) for n, p in enumerate(points)})
+    index.set_active_vector(NEW)  # "photos" is a collection still: it cannot be the alias yet
+    assert index.count() == 3
+    index.drop_vector(VECTOR)
+    index.set_active_vector(NEW)
+    assert [(a.alias_name, a.collection_name) for a in client.get_aliases().aliases] == [
+        ("photos", "photos-model-b")
+    ]
+    assert index.count() == 3 and index.vector_names() == {NEW: DIM // 2}
+    index.close()
 
 
 @pytest.mark.qdrant_server

@@ -1,0 +1,42 @@
+"""SearchFilters as a qdrant-client filter."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from qdrant_client import models
+
+from pixseek.index.base import SearchFilters
+from pixseek.index.conditions import Condition, to_clauses
+
+
+def server_filter(filters: SearchFilters | None) -> models.Filter | None:
+    """SearchFilters as a qdrant-client filter (None when nothing filters)."""
+    if filters is None or filters.is_empty():
+        return None
+    clauses = to_clauses(filters)
+    return models.Filter(
+        must=[_server_condition(c) for c in clauses.must] or None,
+        must_not=[_server_condition(c) for c in clauses.must_not] or None,
+    )
+
+
+def _datetime(value: str | None) -> datetime | None:
+    # stored wall-clock times carry no offset; the server reads those as UTC, so bounds match
+    return datetime.fromisoformat(value).replace(tzinfo=timezone.utc) if value else None
+
+
+def _server_condition(condition: Condition) -> Any:
+    if condition.kind == "any":
+        return models.FieldCondition(
+            key=condition.key, match=models.MatchAny(any=list(condition.values))
+        )
+    if condition.kind == "datetime":
+        return models.FieldCondition(
+            key=condition.key,
+            range=models.DatetimeRange(gte=_datetime(condition.gte), lt=_datetime(condition.lt)),
+        )
+    if condition.kind == "is_empty":
+        return models.IsEmptyCondition(is_empty=models.PayloadField(key=condition.key))
+    return models.HasIdCondition(has_id=list(condition.values))
