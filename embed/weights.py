@@ -39,6 +39,34 @@ def resolve_pretrained(spec: ModelSpec, cache_dir: str | None = None) -> str:
         raise ModelUnavailableError(f"{offline_message(spec, cfg)} (cause: {exc})") from exc
 
 
+def check_known(spec: ModelSpec) -> None:
+    """Raise ModelSpecError when spec names nothing that could load here: an architecture
+    OpenCLIP does not know, a pretrained tag it does not list, a weights file or folder that is
+    not there. Hub repositories pass: only loading them tells."""
+    if spec.architecture.startswith("hf-hub:"):
+        return
+    if spec.architecture.startswith("local-dir:"):
+        folder = Path(spec.architecture.partition(":")[2].strip()).expanduser()
+        if not folder.is_dir():
+            raise ModelSpecError(f"no folder {folder} on this machine")
+        return
+    from embed.model import register_model_configs  # it imports this module
+
+    register_model_configs()
+    if spec.architecture not in open_clip.list_models():
+        raise ModelSpecError(
+            f"OpenCLIP has no architecture {spec.architecture!r}; "
+            "see open_clip.list_models() for the names"
+        )
+    if spec.weights_file is not None:
+        if not spec.weights_file.is_file():
+            raise ModelSpecError(f"weights file not found: {spec.weights_file}")
+    elif not spec.is_random and not open_clip.get_pretrained_cfg(
+        spec.architecture, spec.weights or ""
+    ):
+        raise ModelSpecError(_unknown_tag_message(spec))
+
+
 def hub_reachable(timeout: float = 3.0) -> bool:
     """Whether the Hugging Face endpoint's host resolves and accepts a connection."""
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"}:

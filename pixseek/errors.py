@@ -31,3 +31,7 @@ class PathNotFoundError(PixseekError):
 
 class UploadError(PixseekError):
     """An uploaded file was refused (too large, not an image, a format pixseek cannot read)."""
+
+
+class ConflictError(PixseekError):
+    """The action collides with one in progress (a model switch while another one runs)."""

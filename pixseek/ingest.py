@@ -9,12 +9,12 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
@@ -24,6 +24,7 @@ from pixseek.catalog import Catalog, FileRecord, FileState
 from pixseek.index.base import IndexPoint, VectorIndex
 from pixseek.metadata import PhotoMetadata, read_metadata
 from pixseek.photos import build_payload, file_sha256, path_fields, point_id
+from pixseek.pipeline import bounded_map, shrink_for_model
 from pixseek.scan import resolve_roots, scan
 from pixseek.settings import Settings
 from pixseek.thumbnails import decode_side_for, write_thumbnails
@@ -34,8 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int], None]
-T = TypeVar("T")
-R = TypeVar("R")
+ModelsFn = Callable[[], "Sequence[Embedder]"]  # the models to embed with, the active one first
 
 
 @dataclass
@@ -120,17 +120,29 @@ def _current(record: FileRecord | None, state: FileState, model_id: str) -> bool
 class Ingester:
     """Turns files into points: hash, decode once, metadata, thumbnails, embed, upsert.
 
-    Used by the synchronous `pixseek index` and by the worker tasks alike.
+    Used by the synchronous `pixseek index` and by the worker tasks alike. models, when given,
+    says which models to embed with (during a model switch: the active one and the new one);
+    it is asked again for every batch, so a switch that starts or cuts over meanwhile is
+    followed within a batch. Without it, embedder is the only model.
     """
 
     def __init__(
-        self, settings: Settings, embedder: Embedder, index: VectorIndex, catalog: Catalog
+        self,
+        settings: Settings,
+        embedder: Embedder,
+        index: VectorIndex,
+        catalog: Catalog,
+        models: ModelsFn | None = None,
     ) -> None:
         self.settings = settings
-        self.embedder = embedder
         self.index = index
         self.catalog = catalog
-        self.model_id = embedder.model_id
+        self.models: ModelsFn = models or (lambda: [embedder])
+
+    @property
+    def model_id(self) -> str:
+        """The active model: files count as indexed once it has embedded them."""
+        return self.models()[0].model_id
 
     def ingest(
         self,
@@ -148,17 +160,28 @@ class Ingester:
         report = IndexReport()
         if not files:
             return report
-        self.index.ensure_vector(self.model_id, self.embedder.dim)
+        models = self._models(set())
         run = _Run(
             report,
             progress or (lambda done, total: None),
             on_batch,
             should_stop,
             records,
-            self.catalog.shas_indexed_with(self.model_id),
+            self.catalog.shas_indexed_with(models[0].model_id),
+            {m.model_id for m in models},
+            max(m.image_size for m in models),
         )
         self._process(files, run)
         return report
+
+    def _models(self, ensured: set[str]) -> list[Embedder]:
+        """The models to embed with now; a vector space is made for any new one."""
+        models = list(self.models())
+        for model in models:
+            if model.model_id not in ensured:
+                self.index.ensure_vector(model.model_id, model.dim)
+                ensured.add(model.model_id)
+        return models
 
     def remove(self, gone: Sequence[str], records: Mapping[str, FileRecord]) -> int:
         """Let go of files no longer on disk: their paths leave their points (and points with
@@ -176,7 +199,7 @@ class Ingester:
         batch: list[Prepared] = []
         with ThreadPoolExecutor(self.settings.decode_threads, "pixseek-decode") as pool:
             window = 2 * self.settings.batch_size
-            prepare = functools.partial(self._prepare, known_shas=run.known_shas)
+            prepare = functools.partial(self._prepare, known_shas=run.known_shas, side=run.side)
             for done, item in enumerate(bounded_map(pool, prepare, files, window), 1):
                 if isinstance(item, Prepared):
                     batch.append(item)
@@ -193,7 +216,9 @@ class Ingester:
                     break
             self._embed(batch, run)
 
-    def _prepare(self, state: FileState, known_shas: set[str]) -> Prepared | Known | Failed:
+    def _prepare(
+        self, state: FileState, known_shas: set[str], side: int
+    ) -> Prepared | Known | Failed:
         """Runs in a decode thread: hash, then decode only content not indexed yet."""
         try:
             sha = file_sha256(state.path)
@@ -204,10 +229,9 @@ class Ingester:
         try:
             with open_image(state.path, self.settings.max_image_pixels) as image:
                 meta = read_metadata(image, state.mtime_ns / 1e9)
-                side = decode_side_for(meta.width, meta.height, self.embedder.image_size)
-                rgb = decode_rgb(image, min_side=side)
+                rgb = decode_rgb(image, min_side=decode_side_for(meta.width, meta.height, side))
             write_thumbnails(rgb, sha, self.settings.thumbs_dir)
-            rgb = shrink_for_model(rgb, self.embedder.image_size)
+            rgb = shrink_for_model(rgb, side)
         except ImageDecodeError as exc:
             return Failed(state, sha, str(exc))
         except Exception as exc:  # a bad file must never stop the run; keep the reason
@@ -218,29 +242,32 @@ class Ingester:
     def _embed(self, batch: list[Prepared], run: _Run) -> None:
         if not batch:
             return
-        vectors = self.embedder.embed_images([item.image for item in batch])
+        models = self._models(run.ensured)
+        images = [item.image for item in batch]
+        vectors = {model.model_id: model.embed_images(images) for model in models}
         by_sha: dict[str, list[int]] = defaultdict(list)
         for position, item in enumerate(batch):
             by_sha[item.sha256].append(position)
         points = [
-            self._point(sha, [batch[i] for i in rows], vectors[rows[0]])
+            self._point(sha, [batch[i] for i in rows], {n: v[rows[0]] for n, v in vectors.items()})
             for sha, rows in by_sha.items()
         ]
         for item in batch:
             self._detach_old_content(run, item.state.path, item.sha256)
         self.index.upsert(points)
-        self.catalog.mark_indexed([(item.state, item.sha256) for item in batch], self.model_id)
+        indexed = [(item.state, item.sha256) for item in batch]
+        self.catalog.mark_indexed(indexed, models[0].model_id)
         run.known_shas.update(by_sha)
         run.report.embedded += len(batch)
         run.report.indexed += len(batch)
         run.told([item.state.path for item in batch], [])
 
-    def _point(self, sha: str, items: list[Prepared], vector: Any) -> IndexPoint:
+    def _point(self, sha: str, items: list[Prepared], vectors: dict[str, Any]) -> IndexPoint:
         paths = sorted(set(self.catalog.paths_for(sha)) | {item.state.path for item in items})
         first = items[0]
         payload = build_payload(sha, paths, first.state.size, first.meta, self._source(paths))
-        payload["model"] = self.model_id
-        return IndexPoint(point_id(sha), {self.model_id: vector}, payload)
+        payload["model"] = next(iter(vectors))  # the active model when it was embedded
+        return IndexPoint(point_id(sha), vectors, payload)
 
     def _source(self, paths: Sequence[str]) -> str:
         """The payload source: upload for content held only in the uploads store, else library."""
@@ -294,6 +321,8 @@ class _Run:
     should_stop: StopFn | None
     records: Mapping[str, FileRecord]  # what the catalog knew of the files before
     known_shas: set[str]  # contents this model has embedded: only their paths need recording
+    ensured: set[str]  # models whose vector space this run has made sure of
+    side: int  # the largest input side of the models: decoding keeps that much
 
     def told(self, done: list[str], failures: list[tuple[str, str]]) -> None:
         if self.on_batch is not None:
@@ -304,12 +333,17 @@ class Indexer:
     """The synchronous `pixseek index`: scan, let go of deleted files, ingest the rest."""
 
     def __init__(
-        self, settings: Settings, embedder: Embedder, index: VectorIndex, catalog: Catalog
+        self,
+        settings: Settings,
+        embedder: Embedder,
+        index: VectorIndex,
+        catalog: Catalog,
+        models: ModelsFn | None = None,
     ) -> None:
         self.settings = settings
         self.catalog = catalog
         self.index = index
-        self.ingester = Ingester(settings, embedder, index, catalog)
+        self.ingester = Ingester(settings, embedder, index, catalog, models)
 
     def run(self, paths: Iterable[str], progress: ProgressFn | None = None) -> IndexReport:
         """Bring the index in line with the image files under paths."""
@@ -324,26 +358,3 @@ class Indexer:
             self.index.optimize()
         report.seconds = time.monotonic() - started
         return report
-
-
-def shrink_for_model(image: Image.Image, side: int) -> Image.Image:
-    """Resize so the shorter side is the model's input side, here in a decode thread, so the
-    model's own preprocessing has almost nothing left to do."""
-    short = min(image.size)
-    if short <= side:
-        return image
-    size = (round(image.width * side / short), round(image.height * side / short))
-    return image.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0)
-
-
-def bounded_map(
-    pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T], window: int
-) -> Iterator[R]:
-    """pool.map in order, with at most window items in flight (decoded images take memory)."""
-    pending: deque[Future[R]] = deque()
-    for item in items:
-        pending.append(pool.submit(fn, item))
-        if len(pending) >= window:
-            yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()

@@ -2,44 +2,64 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from embed import parse_model_spec
 from pixseek.catalog import Catalog
 from pixseek.index import VectorIndex, open_index
 from pixseek.lock import DataDirLock
+from pixseek.modelstate import ModelState, ModelStore, model_id
 from pixseek.settings import Settings
 
 if TYPE_CHECKING:
     from embed.model import Embedder
 
+log = logging.getLogger(__name__)
+
 
 class Library:
-    """Resources of one data directory. The model loads on first use, not on open."""
+    """Resources of one data directory. Models load on first use, not on open.
 
-    def __init__(self, settings: Settings, serving: bool = False) -> None:
+    The model searches use is the library's active model (see modelstate.py), read at every
+    use, so a model switch cuts over in a running process without a restart. warm_target: load
+    a switch's new model in the background as soon as one is seen, so the cut-over finds it
+    loaded (web processes of server mode, which do not embed photos themselves)."""
+
+    def __init__(self, settings: Settings, serving: bool = False, warm_target: bool = False):
         self.settings = settings
         self.serving = serving
+        self.warm_target = warm_target
         self._lock = DataDirLock(settings.data_dir)
         self._catalog: Catalog | None = None
+        self._models: ModelStore | None = None
         self._index: VectorIndex | None = None
-        self._embedder: Embedder | None = None
+        self._embedders: dict[str, Embedder] = {}  # by model id
+        self._embedders_lock = threading.Lock()
+        self._warming: set[str] = set()
 
     def open(self) -> Library:
         if self.settings.index_is_exclusive:
             self._lock.acquire()
         try:
             self._catalog = Catalog(self.settings.catalog_path)
+            self._models = ModelStore(self.settings.catalog_path, self.settings.model)
             self._index = open_index(self.settings, self.serving)
         except BaseException:
             self.close()
             raise
+        _say_if_model_changed(self.settings.model, self._models.read())
         return self
 
     def close(self) -> None:
         if self._index is not None:
             self._index.close()
             self._index = None
+        if self._models is not None:
+            self._models.close()
+            self._models = None
         if self._catalog is not None:
             self._catalog.close()
             self._catalog = None
@@ -51,33 +71,80 @@ class Library:
         return self._catalog
 
     @property
+    def models(self) -> ModelStore:
+        assert self._models is not None, "open() the library first"
+        return self._models
+
+    @property
     def index(self) -> VectorIndex:
         assert self._index is not None, "open() the library first"
         return self._index
 
+    def model_state(self) -> ModelState:
+        return self.models.read()
+
     @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
-            from embed.model import Embedder  # torch loads here, only when something embeds
+        """The model searches use now."""
+        state = self.model_state()
+        self._forget_unused(state)
+        if self.warm_target and state.target:
+            self._warm(state.target)
+        return self.embedder_for(state.active)
 
-            self._embedder = Embedder(
-                self.settings.model_spec,
-                device=self.settings.device,
-                precision=self.settings.precision,
-                cache_dir=str(self.settings.model_cache_dir)
-                if self.settings.model_cache_dir
-                else None,
-            )
-        return self._embedder
+    def writing_embedders(self) -> list[Embedder]:
+        """The models new photos are embedded with: the active one, and a switch's target."""
+        return [self.embedder_for(spec) for spec in self.model_state().writing()]
+
+    def embedder_for(self, spec: str) -> Embedder:
+        """The embedder of a model spec, made once per process (it loads on first use)."""
+        model = parse_model_spec(spec)
+        with self._embedders_lock:
+            found = self._embedders.get(model.model_id)
+            if found is None:
+                from embed.model import Embedder  # torch loads here, only when something embeds
+
+                found = Embedder(
+                    model,
+                    device=self.settings.device,
+                    precision=self.settings.precision,
+                    cache_dir=str(self.settings.model_cache_dir)
+                    if self.settings.model_cache_dir
+                    else None,
+                )
+                self._embedders[model.model_id] = found
+        return found
+
+    def use_embedder(self, embedder: Embedder) -> None:
+        """Use an embedder made elsewhere for its model (tests share one loaded model)."""
+        with self._embedders_lock:
+            self._embedders[embedder.model_id] = embedder
+
+    def _forget_unused(self, state: ModelState) -> None:
+        """Let go of models a switch left behind, so their memory is freed."""
+        keep = {model_id(spec) for spec in (state.active, state.target, state.retired) if spec}
+        with self._embedders_lock:
+            for unused in set(self._embedders) - keep:
+                del self._embedders[unused]
+
+    def _warm(self, spec: str) -> None:
+        embedder = self.embedder_for(spec)
+        with self._embedders_lock:
+            if embedder.loaded or embedder.model_id in self._warming:
+                return
+            self._warming.add(embedder.model_id)
+        threading.Thread(target=embedder.warm_up, name="pixseek-warm-model", daemon=True).start()
 
     def stats(self) -> dict[str, Any]:
         """Counts and configuration, for `pixseek stats`."""
         counts = self.catalog.status_counts()
+        state = self.model_state()
         return {
             "data_dir": str(self.settings.data_dir),
             "backend": "qdrant-server" if self.settings.qdrant_url else "qdrant-edge",
-            "model": str(self.settings.model_spec),
-            "model_id": self.settings.model_spec.model_id,
+            "model": state.active,
+            "model_id": model_id(state.active),
+            "model_switch": _switch_summary(state),
             "vectors": self.index.vector_names(),
             "points": self.index.count(),
             "files_indexed": counts.get("indexed", 0),
@@ -96,3 +163,19 @@ class Library:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _switch_summary(state: ModelState) -> dict[str, Any] | None:
+    if not state.switching:
+        return None
+    return {"target": state.target, "retired": state.retired, "job": state.job_id}
+
+
+def _say_if_model_changed(configured: str, state: ModelState) -> None:
+    if configured != state.configured and model_id(configured) != model_id(state.active):
+        log.warning(
+            "PIXSEEK_MODEL is %s, but this library searches with %s: a switch to it starts "
+            "with the next `pixseek serve`, `pixseek worker` or `pixseek index` "
+            "(or run `pixseek model switch %s`); searches keep working meanwhile",
+            configured, state.active, configured,
+        )  # fmt: skip

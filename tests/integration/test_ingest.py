@@ -31,7 +31,7 @@ from tests.integration.services import indexed_rows
 @pytest.fixture
 def library(settings: Settings, tiny_embedder: Embedder) -> Iterator[Library]:
     with Library(settings) as opened:
-        opened._embedder = tiny_embedder  # the session's model: loading it again adds nothing
+        opened.use_embedder(tiny_embedder)  # the session's model: loading it again adds nothing
         yield opened
 
 

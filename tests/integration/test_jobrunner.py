@@ -30,7 +30,7 @@ def photos(tmp_path: Path) -> GeneratedLibrary:
 @pytest.fixture
 def opened(settings: Settings, tiny_embedder: Embedder) -> Iterator[Library]:
     with Library(settings, serving=True) as library:
-        library._embedder = tiny_embedder
+        library.use_embedder(tiny_embedder)
         yield library
 
 

@@ -54,7 +54,7 @@ def _taken(position: int, name: str) -> str:
 @pytest.fixture
 def library(settings: Settings, tiny_embedder: Embedder) -> Iterator[Library]:
     with Library(settings) as opened:
-        opened._embedder = tiny_embedder  # the session's model: loading it again adds nothing
+        opened.use_embedder(tiny_embedder)  # the session's model: loading it again adds nothing
         yield opened
 
 
