@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from pixseek import __version__, plugins
 from pixseek.cli_jobs import follow, job_line, jobs_group
+from pixseek.cli_model import model_group, run_with_progress
 from pixseek.cli_support import reports_errors
 from pixseek.errors import (
     PixseekError,
@@ -25,6 +26,7 @@ from pixseek.index.base import SearchFilters
 from pixseek.ingest import Indexer
 from pixseek.jobstores import open_job_store
 from pixseek.library import Library
+from pixseek.modelswitch import switch_from_settings
 from pixseek.photos import point_id
 from pixseek.scan import resolve_roots
 from pixseek.search import QueryTerm, SearchRequest, SearchResult, search, text_terms
@@ -43,7 +45,8 @@ SHA256 = re.compile(r"^[0-9a-f]{64}$")
 )
 @click.option(
     "--model",
-    help="MODEL:PRETRAINED, a weights file, local-dir:..., or pixseek-tiny (PIXSEEK_MODEL).",
+    help="MODEL:PRETRAINED, a weights file, local-dir:..., or pixseek-tiny (PIXSEEK_MODEL): "
+    "a new library's model; on an existing one, `index` switches to it.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log what happens.")
 @click.pass_context
@@ -71,7 +74,10 @@ def index_command(settings: Settings, paths: tuple[Path, ...], as_json: bool, de
     roots = resolve_roots(str(p) for p in paths)
     with Library(settings) as library:
         library.catalog.add_roots(roots)  # the admin page's rescan looks at these again
-        indexer = Indexer(settings, library.embedder, library.index, library.catalog)
+        _switch_if_asked(library)
+        indexer = Indexer(
+            settings, library.embedder, library.index, library.catalog, library.writing_embedders
+        )
         with tqdm(total=0, unit="img", desc="indexing", file=sys.stderr, disable=None) as bar:
             report = indexer.run(roots, progress=_bar_updater(bar))
     if as_json:
@@ -175,6 +181,16 @@ def stats_command(settings: Settings, as_json: bool) -> None:
         click.echo(f"  failed: {path}: {reason}")
 
 
+def _switch_if_asked(library: Library) -> None:
+    """A changed PIXSEEK_MODEL: switch the library to it first, so new photos are embedded
+    once, by the new model."""
+    jobs = open_job_store(library.settings)
+    job = switch_from_settings(library, jobs)
+    if job is not None:
+        click.echo(f"switching to {library.settings.model} (PIXSEEK_MODEL changed)", err=True)
+        run_with_progress(library, jobs, job)
+
+
 def _index_on_workers(
     settings: Settings, paths: tuple[Path, ...], as_json: bool, detach: bool
 ) -> None:
@@ -229,5 +245,6 @@ def _print_results(results: list[SearchResult]) -> None:
 
 
 main.add_command(jobs_group)
+main.add_command(model_group)
 for _command in plugins.commands():
     main.add_command(_command)

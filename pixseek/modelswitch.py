@@ -106,7 +106,7 @@ def run_step(library: Library, jobs: JobStore, job_id: str, walk: Walk, claim: i
         return switch_step(library, jobs, job_id, walk, claim)
     except (PixseekError, EmbedError) as exc:
         log.error("model switch %s failed: %s", job_id, exc)
-        abandon_switch(library, jobs, job_id, "failed", str(exc))
+        abandon_switch(library, jobs, job_id, str(exc))
         return Step()
 
 
@@ -116,7 +116,7 @@ def switch_step(library: Library, jobs: JobStore, job_id: str, walk: Walk, claim
     if state.job_id != job_id or state.target is None or job is None or job.finished:
         return Step()  # over, or cut over already (a step sent twice)
     if job.cancel_requested:
-        abandon_switch(library, jobs, job_id, "cancelled")
+        abandon_switch(library, jobs, job_id)
         return Step()
     target = library.embedder_for(state.target)
     library.index.ensure_vector(target.model_id, target.dim)
@@ -147,9 +147,12 @@ def _cut_over(library: Library, jobs: JobStore, job_id: str, target: str, claim:
         log.info("searches use %s now (job %s)", target, job_id)
 
 
-def retire_old_model(library: Library, jobs: JobStore, job_id: str, claim: int = 256) -> None:
-    """End a switch: drop the vectors of the model it left (the old one after a cut-over, the
-    target after a cancel) and finish the job."""
+def retire_old_model(
+    library: Library, jobs: JobStore, job_id: str, claim: int = 256, error: str | None = None
+) -> None:
+    """End a switch: drop the vectors of the model it leaves behind (the old one after a
+    cut-over; the target of an abandoned switch), then finish the job: done, or cancelled
+    (failed, with error) when abandoned."""
     state, job = library.model_state(), jobs.get(job_id)
     if state.job_id != job_id or state.target is not None or state.retired is None:
         return
@@ -161,12 +164,16 @@ def retire_old_model(library: Library, jobs: JobStore, job_id: str, claim: int =
         library.index.set_active_vector(model_id(state.active))
     library.index.flush()
     library.models.retired_dropped(job_id)
-    jobs.finish(job_id, "done")  # no-op for an abandoned switch: it ended already
-    log.info("model switch %s is over: %s dropped", job_id, state.retired)
+    final: State = "done"
+    if abandoned:
+        final = "cancelled" if error is None and job and job.cancel_requested else "failed"
+    jobs.finish(job_id, final, error)
+    log.info("model switch %s is over (%s): %s dropped", job_id, final, state.retired)
 
 
 def _to(job: Job) -> str:
-    return model_id(str(job.detail.get("to") or "")) if job.detail.get("to") else ""
+    target = job.detail.get("to")
+    return model_id(str(target)) if target else ""
 
 
 def _fill_the_rest(library: Library, jobs: JobStore, job_id: str, spec: str, claim: int) -> None:
@@ -196,14 +203,13 @@ def _take_out(points: list[StoredPoint], reasons: dict[str, str], library: Libra
                 len(points))  # fmt: skip
 
 
-def abandon_switch(
-    library: Library, jobs: JobStore, job_id: str, final: State, error: str | None = None
-) -> None:
-    """Give up a switch before its cut-over: the job ends, the partial vectors are dropped."""
-    abandoned = library.models.abandon(job_id)
-    jobs.finish(job_id, final, error)
-    if abandoned is not None:
-        retire_old_model(library, jobs, job_id)
+def abandon_switch(library: Library, jobs: JobStore, job_id: str, error: str | None = None) -> None:
+    """Give up a switch before its cut-over: the partial vectors are dropped, then the job
+    ends, cancelled (or failed, with error)."""
+    if library.models.abandon(job_id) is not None:
+        retire_old_model(library, jobs, job_id, error=error)
+    else:
+        jobs.finish(job_id, "failed" if error else "cancelled", error)
 
 
 def resume(library: Library, jobs: JobStore) -> tuple[str, Step] | None:
@@ -214,7 +220,7 @@ def resume(library: Library, jobs: JobStore) -> tuple[str, Step] | None:
         return None
     job = jobs.get(state.job_id)
     if state.target is not None and (job is None or job.finished):
-        abandon_switch(library, jobs, state.job_id, "cancelled", "ended by a restart")
+        abandon_switch(library, jobs, state.job_id, "the switch's job ended before it did")
         return None
     if state.target is not None:
         return state.job_id, Step(next=Walk())

@@ -8,10 +8,14 @@ from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
 from werkzeug.datastructures import FileStorage
 
+from embed import ModelSpecError
 from pixseek import __version__
 from pixseek.catalog import Catalog
 from pixseek.errors import NotFoundError
 from pixseek.jobs import Job
+from pixseek.modelstate import model_id
+from pixseek.modelswitch import KIND as MODEL_SWITCH
+from pixseek.modelswitch import request_switch
 from pixseek.photos import point_id
 from pixseek.uploads import UploadError, store_upload
 from web import auth
@@ -19,7 +23,8 @@ from web.api_search import services
 from web.validation import ApiError, endpoint, openapi_document
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/v1")
-SCAN, REINDEX = "pixseek.scan", "pixseek.reindex"  # task names; the web never imports tasks
+# task names; the web never imports the tasks
+SCAN, REINDEX, SWITCH = "pixseek.scan", "pixseek.reindex", "pixseek.model_switch"
 
 
 class Empty(BaseModel):
@@ -30,6 +35,16 @@ class ReindexBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     scope: Literal["missing", "all"] = Field(
         description="missing: photos this model has not embedded; all: every photo again"
+    )
+
+
+class ModelBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: str = Field(
+        min_length=1,
+        max_length=1000,
+        description="the model to switch to, as PIXSEEK_MODEL takes it "
+        "(e.g. ViT-B-32:laion2b_s34b_b79k, local-dir:/models/mine)",
     )
 
 
@@ -150,6 +165,8 @@ def cancel_job(job_id: str) -> Response:
     found = _job(job_id)
     if not services().jobs.request_cancel(job_id):
         raise ApiError(409, f"job {job_id} has ended already ({found.state})")
+    if found.kind == MODEL_SWITCH:  # a step sees the flag and abandons, even if none was due
+        services().send_task(SWITCH, [job_id])
     return jsonify(_job(job_id).as_dict())
 
 
@@ -166,6 +183,38 @@ def reindex(body: ReindexBody) -> tuple[Response, int]:
     job = services().jobs.create("reindex", {"scope": body.scope})
     services().send_task(REINDEX, [job.id, body.scope == "all"])
     return jsonify({"job": job.as_dict()}), 202
+
+
+@endpoint(bp, "/admin/model", role="admin")
+def model() -> Response:
+    """The model searches use, and the model switch in progress with its job."""
+    return jsonify(_model_answer())
+
+
+@endpoint(bp, "/admin/model", "POST", role="admin", body=ModelBody, status=202)
+def switch_model(body: ModelBody) -> tuple[Response, int]:
+    """Switch to another model without a search outage: the new model's vectors are filled
+    by a job while searches use the current one; 409 while a switch runs."""
+    found = services()
+    try:
+        job = request_switch(found.library, found.jobs, body.model)
+    except ModelSpecError as exc:
+        details = [{"field": "model", "message": str(exc)}]
+        raise ApiError(422, f"invalid request: model: {exc}", details) from None
+    found.send_task(SWITCH, [job.id])
+    return jsonify(_model_answer() | {"job": job.as_dict()}), 202
+
+
+def _model_answer() -> dict[str, Any]:
+    state = services().library.model_state()
+    job = services().jobs.get(state.job_id) if state.job_id else None
+    return {
+        "active": state.active,
+        "active_id": model_id(state.active),
+        "target": state.target,
+        "retired": state.retired,
+        "job": job.as_dict() if job else None,
+    }
 
 
 @endpoint(bp, "/admin/rescan", "POST", role="admin", body=Empty, status=202)

@@ -171,7 +171,8 @@ def search_photos(body: SearchBody) -> Response:
     """Search by weighted text, images and photos, with filters; or refine by likes/dislikes."""
     started = time.perf_counter()
     library = services().library
-    results = search(body.to_request(), library.embedder, library.index)
+    embedder = library.embedder  # the active model, read now: a model switch cuts over here
+    results = search(body.to_request(), embedder, library.index)
     full_page = len(results) == body.limit and body.offset + body.limit < MAX_LIMIT
     return jsonify(
         {
@@ -179,6 +180,7 @@ def search_photos(body: SearchBody) -> Response:
             "offset": body.offset,
             "limit": body.limit,
             "next_offset": body.offset + body.limit if full_page else None,
+            "model": embedder.model_id,
             "took_ms": round((time.perf_counter() - started) * 1000, 1),
         }
     )

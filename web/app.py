@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from embed import EmbedError, ImageDecodeError
 from pixseek.errors import (
+    ConflictError,
     IndexBackendError,
     NotFoundError,
     PathNotFoundError,
@@ -37,6 +38,7 @@ ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (PathNotFoundError, 422),
     (ImageDecodeError, 422),
     (SettingsError, 422),
+    (ConflictError, 409),
     (IndexBackendError, 503),
 ]
 

@@ -56,7 +56,8 @@ def for_server(settings: Settings) -> WebServices:
     from celery import Celery  # only to send tasks by name; the tasks live in the workers
 
     broker = Celery("pixseek-web", broker=settings.broker_url)
-    library = Library(settings).open()
+    # warm_target: a model switch's new model loads before its cut-over, not at a query
+    library = Library(settings, warm_target=True).open()
     library.embedder.warm_up()  # the first query is not the slow one
 
     def send_task(name: str, args: Sequence[Any]) -> None:

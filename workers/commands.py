@@ -21,16 +21,27 @@ from pixseek.cli_support import reports_errors
 from pixseek.errors import SettingsError
 from pixseek.jobs import JobStore
 from pixseek.jobstores import open_job_store
+from pixseek.library import Library
+from pixseek.modelswitch import request_switch
 from pixseek.scan import resolve_roots
 from pixseek.settings import Settings
 from web.app import check_settings, create_app
 from web.server import EmbeddedServer
 from workers.app import make_celery
 from workers.embedded import EmbeddedRuntime
-from workers.tasks import SCAN
+from workers.tasks import SCAN, SWITCH
 
 log = logging.getLogger(__name__)
 STATUS_SECONDS = 5.0
+
+
+def submit_model_switch(settings: Settings, spec: str) -> str:
+    """Start a model switch and send its first step to the workers; returns the job id."""
+    jobs = open_job_store(settings)
+    with Library(settings) as library:
+        job = request_switch(library, jobs, spec)
+    make_celery(settings).send_task(SWITCH, args=[job.id])
+    return job.id
 
 
 def submit_index(settings: Settings, roots: list[str]) -> str:

@@ -50,5 +50,7 @@ def build(settings: Settings) -> WorkerContext:
     """Open the library, load and warm the model, connect the job store."""
     library = Library(settings, serving=True).open()
     library.embedder.warm_up()  # the first search or batch is not the slow one
-    ingester = Ingester(settings, library.embedder, library.index, library.catalog)
+    ingester = Ingester(
+        settings, library.embedder, library.index, library.catalog, library.writing_embedders
+    )  # during a model switch, new photos are embedded by both models
     return WorkerContext(settings, library, open_job_store(settings), ingester)

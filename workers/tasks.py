@@ -22,6 +22,15 @@ from pixseek.jobrunner import (
     queue_scan,
     reconcile,
 )
+from pixseek.modelswitch import (
+    RETIRE_DELAY,
+    Step,
+    Walk,
+    resume,
+    retire_old_model,
+    run_step,
+    switch_from_settings,
+)
 from workers.context import context_for
 
 log = logging.getLogger(__name__)
@@ -32,6 +41,7 @@ SCAN, INGEST, REINDEX, DELETE = (
     "pixseek.reindex",
     "pixseek.delete",
 )
+SWITCH, RETIRE = "pixseek.model_switch", "pixseek.model_retire"
 SMALL_JOB_WAIT = 1.0  # seconds a job smaller than a model batch waits for company
 
 
@@ -100,6 +110,34 @@ def delete(task: Task, job_id: str, point_ids: list[str]) -> int:
     return delete_photos(context.ingester, context.jobs, job_id, point_ids)
 
 
+def model_switch(
+    task: Task, job_id: str, start: str | None = None, walk: int = 1, filled: int = 0
+) -> None:
+    """One step of a model switch's backfill; the next step is a task of its own, so other
+    jobs' tasks run in between."""
+    context = context_for(task.app)
+    claim = context.settings.worker_claim
+    step = run_step(context.library, context.jobs, job_id, Walk(start, walk, filled), claim)
+    send_switch_step(task.app, job_id, step)
+
+
+def model_retire(task: Task, job_id: str) -> None:
+    """End a model switch: drop the old model's vectors."""
+    context = context_for(task.app)
+    claim = context.settings.worker_claim
+    retire_old_model(context.library, context.jobs, job_id, claim)
+
+
+def send_switch_step(app: Celery, job_id: str, step: Step) -> None:
+    """What follows a switch step: the next step, or the retirement once queries that read
+    the old model have had RETIRE_DELAY seconds to finish."""
+    if step.next is not None:
+        walk = step.next
+        app.send_task(SWITCH, args=[job_id, walk.start, walk.number, walk.filled])
+    elif step.retire:
+        app.send_task(RETIRE, args=[job_id], countdown=RETIRE_DELAY)
+
+
 def send_ingest(app: Celery, job_id: str, queued: Queued) -> None:
     """One ingest task per claim-sized share, so every worker can take part. A job smaller
     than a model batch waits a moment, so files arriving one by one share a batch."""
@@ -116,6 +154,14 @@ def resume_after_restart(app: Celery, worker: str | None) -> None:
     for job_id, queued in resumed.items():
         log.info("resuming job %s: %d queued files", job_id, queued.files)
         send_ingest(app, job_id, queued)
+    # A server's broker still holds a switch's next step; the embedded mode's memory did not.
+    switch = resume(context.library, context.jobs) if worker is None else None
+    if switch is not None:
+        log.info("resuming model switch %s", switch[0])
+        send_switch_step(app, *switch)
+    job = switch_from_settings(context.library, context.jobs)
+    if job is not None:
+        send_switch_step(app, job.id, Step(next=Walk()))
 
 
 def register(app: Celery) -> None:
@@ -124,6 +170,8 @@ def register(app: Celery) -> None:
     app.task(name=INGEST, **TASK_OPTIONS)(ingest)
     app.task(name=REINDEX, **TASK_OPTIONS)(reindex)
     app.task(name=DELETE, **TASK_OPTIONS)(delete)
+    app.task(name=SWITCH, **TASK_OPTIONS)(model_switch)
+    app.task(name=RETIRE, **TASK_OPTIONS)(model_retire)
 
 
 @worker_ready.connect

@@ -134,6 +134,8 @@ class EdgeIndex:
 
     def update_vectors(self, name: str, vectors: dict[str, np.ndarray]) -> None:
         with self._lock:  # Edge refuses the whole update for one id it lacks: check under lock
+            if name not in self.vector_names():
+                return  # dropped meanwhile: a switch was cancelled
             ids: list[PointId] = [*valid_point_ids(list(vectors))]
             found = self._require().retrieve(ids, False, False) if ids else []
             present = [str(r.id) for r in found]

@@ -307,3 +307,26 @@ def test_search_by_dropped_and_pasted_images_with_filters_sort_and_ratings(
     assert refined_ids == {r["id"] for r in fuji.results} - {liked, disliked}
     browsing.shot("refined")
     browsing.assert_clean()
+
+
+def test_switch_the_model_on_the_admin_page(browsing: Browsing, server: Server) -> None:
+    page = browsing.page
+    log_in(browsing, "/admin")
+    expect(page.locator("#active-model")).to_contain_text("pixseek-tiny")
+    page.fill("#model-spec", "pixseek-tiny-b")
+    with page.expect_response(re.compile(r"/api/v1/admin/model$")) as sent:
+        page.click("#model-switch")
+    assert sent.value.status == 202
+    job = page.locator(f'#jobs [data-job-id="{sent.value.json()["job"]["id"]}"]')
+    expect(job.locator(".job-kind")).to_have_text("Model switch to pixseek-tiny-b")
+    browsing.shot("model-switch-started")
+    expect(job).to_have_attribute("data-state", "done", timeout=TIMEOUT_MS)
+    expect(page.locator("#active-model")).to_have_text("pixseek-tiny-b")
+    browsing.shot("model-switch-done")
+    assert api(browsing, "POST", "/api/v1/search", {"query": "x"})["model"] == (
+        "pixseek-tiny-b--none"
+    )
+    back = api(browsing, "POST", "/api/v1/admin/model", {"model": "pixseek-tiny"})
+    back_job = page.locator(f'#jobs [data-job-id="{back["job"]["id"]}"]')
+    expect(back_job).to_have_attribute("data-state", "done", timeout=TIMEOUT_MS)
+    browsing.assert_clean()

@@ -207,3 +207,32 @@ def test_an_unknown_model_is_a_settings_error(tmp_path: Path) -> None:
     result = pixseek(tmp_path, "stats", env={"PIXSEEK_MODEL": "ViT-B-32"})
     assert result.returncode == 2
     assert "PIXSEEK_MODEL" in result.stderr and "does not say which weights" in result.stderr
+
+
+def test_model_switches_by_command_and_by_a_changed_pixseek_model(
+    tmp_path: Path, library: GeneratedLibrary
+) -> None:
+    small = _mkdir(tmp_path / "small")
+    for photo in library.photos[:12]:
+        shutil.copy2(photo.path, small / photo.path.name)
+    data, new = tmp_path / "data", {"PIXSEEK_MODEL": "pixseek-tiny-b"}
+    as_json(pixseek(data, "index", str(small), "--json"))
+    changed = pixseek(data, "index", str(small), "--json", env=new)
+    assert "switching to pixseek-tiny-b (PIXSEEK_MODEL changed)" in changed.stderr
+    assert as_json(changed)["embedded"] == 0, "the switch embedded them; nothing else changed"
+    assert as_json(pixseek(data, "stats", "--json", env=new))["vectors"] == {
+        "pixseek-tiny-b--none": 48}  # fmt: skip
+
+    back = as_json(pixseek(data, "model", "switch", "pixseek-tiny", "--json", env=new))
+    assert (back["kind"], back["state"], back["done"]) == ("model-switch", "done", 12)
+    as_json(pixseek(data, "index", str(small), "--json", env=new))
+    model = as_json(pixseek(data, "model", "--json", env=new))
+    assert (model["active"], model["target"]) == ("pixseek-tiny", None), "a switch sticks"
+    results = as_json(pixseek(data, "search", "--image", str(small / library.photos[4].path.name),
+                              "--json", "--limit", "1"))  # fmt: skip
+    assert results[0]["path"] == str(small / library.photos[4].path.name)
+
+    again = pixseek(data, "model", "switch", "pixseek-tiny")
+    assert again.returncode == 1 and "active model already" in again.stderr
+    unknown = pixseek(data, "model", "switch", "NoSuchArchitecture:laion2b_s34b_b79k")
+    assert unknown.returncode == 2 and "no architecture" in unknown.stderr

@@ -33,6 +33,9 @@ const els = {
   tokenValue: $("token-value"),
   tokenCopy: $("token-copy"),
   tokenDismiss: $("token-dismiss"),
+  modelForm: $("model-form"),
+  modelSpec: $("model-spec"),
+  modelSwitch: $("model-switch"),
 };
 
 /** Run task now and then every `ms` after it ends; paused while the tab is hidden. */
@@ -88,6 +91,21 @@ $("reindex-all").addEventListener("click", (event) => {
   );
   if (sure) act(button, "/admin/reindex", { scope: "all" }, "Reindex of all photos started.");
 });
+els.modelForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const model = els.modelSpec.value.trim();
+  if (!model) {
+    els.modelSpec.focus();
+    return;
+  }
+  await act(
+    els.modelSwitch,
+    "/admin/model",
+    { model },
+    `Switching to ${model}: search keeps using the current model until the new one covers every photo.`,
+  );
+  refreshStatus();
+});
 
 // ---------------------------------------------------------------- status
 
@@ -98,6 +116,15 @@ function stat(label, value, note) {
     h("dt", {}, label),
     h("dd", {}, h("span", { class: "stat-value" }, value), note ? h("span", { class: "stat-note" }, note) : null),
   );
+}
+
+/** The active model, and where a switch stands. */
+function modelText(s) {
+  const active = h("code", {}, s.model || "—");
+  const change = s.model_switch;
+  if (!change) return active;
+  if (change.target) return h("span", {}, active, " → switching to ", h("code", {}, change.target));
+  return h("span", {}, active, " (dropping the vectors of ", h("code", {}, change.retired), ")");
 }
 
 function badge(text, kind) {
@@ -132,7 +159,7 @@ async function refreshStatus() {
     h(
       "dl",
       { class: "meta meta-compact" },
-      h("div", { class: "meta-row" }, h("dt", {}, "Model"), h("dd", {}, h("code", {}, s.model || "—"))),
+      h("div", { class: "meta-row" }, h("dt", {}, "Model"), h("dd", { id: "active-model" }, modelText(s))),
       h(
         "div",
         { class: "meta-row" },
@@ -175,13 +202,21 @@ async function refreshStatus() {
 
 // ---------------------------------------------------------------- jobs
 
-const KINDS = { index: "Index", reindex: "Reindex", upload: "Upload", delete: "Delete", scan: "Scan" };
+const KINDS = {
+  index: "Index",
+  reindex: "Reindex",
+  upload: "Upload",
+  delete: "Delete",
+  scan: "Scan",
+  "model-switch": "Model switch",
+};
 const jobElements = new Map(); // job id -> {el, parts}
 
 function jobTitle(job) {
   const detail = job.detail || {};
   const kind = KINDS[job.kind] || job.kind;
   if (job.kind === "reindex" && detail.scope) return `${kind} ${detail.scope}`;
+  if (job.kind === "model-switch" && detail.to) return `${kind} to ${detail.to}`;
   if (job.kind === "upload" && Array.isArray(detail.paths)) return `${kind} of ${plural(detail.paths.length, "file")}`;
   if (Array.isArray(detail.paths) && detail.paths.length === 1) return `${kind} ${detail.paths[0]}`;
   if (Array.isArray(detail.paths)) return `${kind} of ${plural(detail.paths.length, "folder")}`;
