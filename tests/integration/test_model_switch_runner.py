@@ -1,8 +1,11 @@
-"""The model switch's job runner without Celery, on real files, the tiny models and both index
-backends (Qdrant Edge, and qdrant-client's local mode standing in for a server)."""
+"""The model switch's job runner without Celery, on real files, the tiny models and every index
+backend: Qdrant Edge, qdrant-client's local mode standing in for a server, and a real Qdrant
+server when PIXSEEK_TEST_QDRANT_URL names one."""
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,26 +46,40 @@ def photos(tmp_path: Path) -> list[Path]:
     return write_jpegs(tmp_path / "lib", range(PHOTOS), size=(96, 64))
 
 
-def open_library(settings: Settings, tiny_embedder: Embedder, server: Path | None) -> Library:
+def open_library(settings: Settings, tiny_embedder: Embedder, backend: str = "edge") -> Library:
     library = Library(settings).open()
     library.use_embedder(tiny_embedder)
-    if server is not None:  # qdrant-client's local mode, as a server collection would be
+    if backend != "edge":  # the index on qdrant-client, behind the library's back
         from qdrant_client import QdrantClient
 
         from pixseek.index.server import QdrantServerIndex
 
+        if backend == "qdrant-local":
+            client = QdrantClient(path=str(settings.data_dir / "qdrant-local"))
+        else:
+            client = QdrantClient(url=os.environ["PIXSEEK_TEST_QDRANT_URL"])
         library.index.close()
-        library._index = QdrantServerIndex(QdrantClient(path=str(server)), "pixseek")
+        name = f"pixseek-test-{uuid.uuid4().hex[:8]}"
+        library._index = QdrantServerIndex(client, name)
     return library
 
 
-@pytest.fixture(params=["edge", "qdrant-local"])
+@pytest.fixture(
+    params=["edge", "qdrant-local", pytest.param("qdrant-server", marks=pytest.mark.qdrant_server)]
+)
 def library(
-    request: pytest.FixtureRequest, settings: Settings, tiny_embedder: Embedder, tmp_path: Path
+    request: pytest.FixtureRequest, settings: Settings, tiny_embedder: Embedder
 ) -> Iterator[Library]:
-    server = tmp_path / "qdrant" if request.param == "qdrant-local" else None
-    opened = open_library(settings, tiny_embedder, server)
+    if request.param == "qdrant-server" and not os.environ.get("PIXSEEK_TEST_QDRANT_URL"):
+        pytest.skip("set PIXSEEK_TEST_QDRANT_URL to switch models on a Qdrant server")
+    opened = open_library(settings, tiny_embedder, request.param)
     yield opened
+    if request.param == "qdrant-server":
+        from pixseek.index.server import QdrantServerIndex
+
+        assert isinstance(opened.index, QdrantServerIndex)
+        for collection in set(opened.index.layout.collections().values()):
+            opened.index.client.delete_collection(collection)
     opened.close()
 
 
@@ -170,11 +187,11 @@ def test_a_photo_no_file_can_give_the_new_vector_leaves_and_its_file_fails(
 def test_a_changed_pixseek_model_asks_for_a_switch_once(
     settings: Settings, tiny_embedder: Embedder, jobs: SqliteJobStore, photos: list[Path]
 ) -> None:
-    first = open_library(settings, tiny_embedder, None)
+    first = open_library(settings, tiny_embedder)
     index(first, photos[0].parent)
     assert switch_from_settings(first, jobs) is None
     first.close()
-    library = open_library(settings.model_copy(update={"model": NEW}), tiny_embedder, None)
+    library = open_library(settings.model_copy(update={"model": NEW}), tiny_embedder)
     try:
         assert library.model_state().active == OLD, "searches keep the model the index has"
         job = switch_from_settings(library, jobs)
