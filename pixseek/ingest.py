@@ -27,7 +27,7 @@ from pixseek.photos import build_payload, file_sha256, path_fields, point_id
 from pixseek.pipeline import bounded_map, shrink_for_model
 from pixseek.scan import resolve_roots, scan
 from pixseek.settings import Settings
-from pixseek.thumbnails import decode_side_for, write_thumbnails
+from pixseek.thumbnails import INGEST_SIZES, decode_side_for, write_thumbnails
 
 if TYPE_CHECKING:
     from embed.model import Embedder
@@ -230,7 +230,7 @@ class Ingester:
             with open_image(state.path, self.settings.max_image_pixels) as image:
                 meta = read_metadata(image, state.mtime_ns / 1e9)
                 rgb = decode_rgb(image, min_side=decode_side_for(meta.width, meta.height, side))
-            write_thumbnails(rgb, sha, self.settings.thumbs_dir)
+            write_thumbnails(rgb, sha, self.settings.thumbs_dir, INGEST_SIZES)
             rgb = shrink_for_model(rgb, side)
         except ImageDecodeError as exc:
             return Failed(state, sha, str(exc))

@@ -1,9 +1,10 @@
-"""WebP thumbnails made at ingest from the one RGB decode that also feeds the model.
+"""WebP thumbnails: the grid one made at ingest from the one RGB decode that also feeds the
+model, the preview when a photo is first opened.
 
 Decoding dominates ingest time (a 12-MP JPEG: 127 ms in full, 21 ms drafted to 1/8), so a photo
-is decoded once, at the smallest JPEG draft scale that serves both the model and the largest
-thumbnail (decode_side_for), and both thumbnails are resized from that picture. PREVIEW_SIZE is
-chosen so that a typical 4000x3000 JPEG still drafts at 1/4 (1000x750).
+is decoded once, at the smallest JPEG draft scale that serves both the model and the grid
+thumbnail (decode_side_for). PREVIEW_SIZE is chosen so that a typical 4000x3000 JPEG still
+drafts at 1/4 (1000x750) when the preview is made.
 
 Thumbnails live under a thumbs directory, named by the content's sha256: copies of a photo share
 them, and one written once is never written again.
@@ -15,6 +16,7 @@ import contextlib
 import os
 import re
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 from PIL import Image
@@ -22,6 +24,11 @@ from PIL import Image
 GRID_SIZE = 320
 PREVIEW_SIZE = 960
 SIZES: dict[str, int] = {"grid": GRID_SIZE, "preview": PREVIEW_SIZE}
+# Ingest writes the grid thumbnail only; the preview is made when a photo is first opened (the
+# web app makes a missing thumbnail from the file). Measured on a 12-MP camera JPEG (bench/
+# ingest.py's), 2 cores: the preview's WebP encode alone took 19 ms, its resize 5 ms, against
+# 30 ms for the drafted decode, and most photos of a library are never opened.
+INGEST_SIZES: tuple[str, ...] = ("grid",)
 
 # Measured on this project's 2-core dev VM (Pillow 13, median of 15 runs), 1000x750 -> 960x720:
 # BILINEAR 7.4 ms, BICUBIC 10.6 ms, LANCZOS 14 ms; 4000x3000 -> 960x720: BILINEAR with
@@ -60,23 +67,28 @@ def thumbnail_path(thumbs_dir: Path, sha256: str, size_name: str) -> Path:
     return thumbs_dir / sha256[:2] / f"{sha256}-{size_name}.webp"
 
 
-def decode_side_for(width: int, height: int, model_side: int) -> int:
-    """The min_side to pass to decode_rgb so one decode serves the model and every thumbnail.
+def decode_side_for(
+    width: int, height: int, model_side: int, thumbnail_side: int = GRID_SIZE
+) -> int:
+    """The min_side to pass to decode_rgb so one decode serves the model and the thumbnails.
 
-    The model needs the shorter side >= model_side; the preview needs the long side >=
-    PREVIEW_SIZE, i.e. the shorter side >= ceil(PREVIEW_SIZE * short / long). The result is
-    capped by the image's own shorter side (a smaller picture is decoded whole and never
+    The model needs the shorter side >= model_side; the largest thumbnail needs the long side
+    >= thumbnail_side, i.e. the shorter side >= ceil(thumbnail_side * short / long). The result
+    is capped by the image's own shorter side (a smaller picture is decoded whole and never
     upscaled). Symmetric in width and height, so the stored and the oriented size give the same.
     """
     if width < 1 or height < 1 or model_side < 1:
         raise ValueError(f"sizes must be >= 1, got {width}x{height} and model side {model_side}")
     short, long = sorted((width, height))
-    preview_short = -(-PREVIEW_SIZE * short // long)  # integer ceil: no float rounding at .0
-    return min(max(model_side, preview_short), short)
+    thumbnail_short = -(-thumbnail_side * short // long)  # integer ceil: no float rounding
+    return min(max(model_side, thumbnail_short), short)
 
 
-def write_thumbnails(image: Image.Image, sha256: str, thumbs_dir: Path) -> dict[str, Path]:
-    """Write each thumbnail in SIZES that does not exist yet; return {size_name: path}.
+def write_thumbnails(
+    image: Image.Image, sha256: str, thumbs_dir: Path, names: Iterable[str] = tuple(SIZES)
+) -> dict[str, Path]:
+    """Write each named thumbnail (all of SIZES by default) that does not exist yet; return
+    {size_name: path}.
 
     image is the upright RGB picture from decode_rgb and is left unchanged. Each thumbnail
     keeps the aspect ratio with its long side at its size, or the picture's own size when that
@@ -84,11 +96,12 @@ def write_thumbnails(image: Image.Image, sha256: str, thumbs_dir: Path) -> dict[
     hash, so it already holds this picture. Each file is written to a temporary name in its
     folder and renamed into place, so a crash never leaves a half-written thumbnail.
     """
-    paths = {name: thumbnail_path(thumbs_dir, sha256, name) for name in SIZES}
+    paths = {name: thumbnail_path(thumbs_dir, sha256, name) for name in names}
     icc_profile = _rgb_icc_profile(image)
     source = image
     # largest first: each smaller size is resized from the previous one, which is cheaper
-    for name, long_side in sorted(SIZES.items(), key=lambda item: item[1], reverse=True):
+    for name in sorted(paths, key=lambda name: SIZES[name], reverse=True):
+        long_side = SIZES[name]
         if _is_written(paths[name]):
             continue
         # sizes come from the original, so rounding does not compound from one size to the next

@@ -17,7 +17,7 @@ from pixseek.errors import NotFoundError, QueryError
 from pixseek.filters import build_filters, date_bound
 from pixseek.index.base import SearchFilters, StoredPoint
 from pixseek.search import MAX_LIMIT, QueryTerm, SearchRequest, search, text_terms
-from pixseek.thumbnails import thumbnail_path, write_thumbnails
+from pixseek.thumbnails import PREVIEW_SIZE, decode_side_for, thumbnail_path, write_thumbnails
 from web.services import WebServices
 from web.validation import endpoint
 
@@ -235,7 +235,9 @@ def _existing_file(payload: dict[str, Any]) -> Path:
 
 
 def _make_thumbnails(sha: str, source: Path) -> dict[str, Path]:
-    """Thumbnails made at ingest can be missing (deleted cache, an older index): make them now."""
+    """The preview is made when first asked for, and a grid thumbnail can be missing (a deleted
+    cache, an older index): make them now, from one decode drafted to the preview's size."""
     with open_image(source) as image:
-        upright = decode_rgb(image, min_side=max(image.size))
+        side = decode_side_for(image.width, image.height, 1, PREVIEW_SIZE)
+        upright = decode_rgb(image, min_side=side)
     return write_thumbnails(upright, sha, services().settings.thumbs_dir)

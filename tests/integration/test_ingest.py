@@ -90,14 +90,15 @@ def test_copies_share_one_point_until_the_last_copy_goes(tmp_path: Path, library
     assert library.index.count() == 0
 
 
-def test_thumbnails_are_made_once_per_content(tmp_path: Path, library: Library) -> None:
+def test_ingest_makes_the_grid_thumbnail_and_leaves_the_preview_for_later(
+    tmp_path: Path, library: Library
+) -> None:
     photo = write_image(tmp_path / "lib" / "a.jpg", textured_rgb(9, (1600, 1200)))
     run(library, tmp_path / "lib")
     sha = file_sha256(photo)
-    with Image.open(thumbnail_path(library.settings.thumbs_dir, sha, "preview")) as preview:
-        assert preview.format == "WEBP" and preview.size == (960, 720)
     with Image.open(thumbnail_path(library.settings.thumbs_dir, sha, "grid")) as grid:
-        assert grid.size == (320, 240)
+        assert grid.format == "WEBP" and grid.size == (320, 240)
+    assert not thumbnail_path(library.settings.thumbs_dir, sha, "preview").exists()
 
 
 def test_a_file_that_turns_corrupt_leaves_the_index(tmp_path: Path, library: Library) -> None:

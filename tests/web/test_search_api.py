@@ -180,6 +180,8 @@ def test_thumbnails_are_webp_immutable_and_made_again_when_lost(
     site: Site, viewer: Visitor
 ) -> None:
     photo_id, sha = library_id(site, 0), file_sha256(site.library[0])
+    preview = site.settings.thumbs_dir / sha[:2] / f"{sha}-preview.webp"
+    assert not preview.exists(), "ingest leaves the preview to the first view"
     sides = {}
     for size in ("grid", "preview"):
         answer = viewer.get(f"/api/v1/images/{photo_id}/thumbnail?size={size}")
@@ -196,6 +198,7 @@ def test_thumbnails_are_webp_immutable_and_made_again_when_lost(
         )
         assert again.status_code == 304
     assert sides == {"grid": (320, 240), "preview": PICTURE_SIZE}
+    assert preview.exists()
 
     for path in (site.settings.thumbs_dir / sha[:2]).glob(f"{sha}-*.webp"):
         path.unlink()

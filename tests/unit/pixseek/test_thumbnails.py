@@ -11,6 +11,7 @@ from PIL import Image, ImageCms
 from embed.decode import decode_rgb, open_image
 from pixseek.thumbnails import (
     GRID_SIZE,
+    INGEST_SIZES,
     PREVIEW_SIZE,
     SIZES,
     decode_side_for,
@@ -39,6 +40,12 @@ def _sizes(paths: dict[str, Path]) -> dict[str, tuple[int, int]]:
 
 def _files(folder: Path) -> list[str]:
     return sorted(path.name for path in folder.rglob("*") if path.is_file())
+
+
+def test_only_the_named_thumbnails_are_written(tmp_path: Path) -> None:
+    paths = write_thumbnails(textured_rgb(5, (1000, 750)), SHA, tmp_path, INGEST_SIZES)
+    assert _sizes(paths) == {"grid": (320, 240)}
+    assert not thumbnail_path(tmp_path, SHA, "preview").exists()
 
 
 def test_sizes_hold_grid_and_preview() -> None:
@@ -181,7 +188,22 @@ def test_rgb_icc_profile_travels_and_others_do_not(tmp_path: Path) -> None:
         (1920, 1080, 540),
     ],
 )
-def test_decode_side_for(width: int, height: int, expected: int) -> None:
+def test_decode_side_for_the_preview(width: int, height: int, expected: int) -> None:
+    assert decode_side_for(width, height, 224, PREVIEW_SIZE) == expected
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "expected"),
+    [
+        (4000, 3000, 240),  # the grid needs 320x240; JPEG drafts to 1/8, 500x375
+        (3000, 4000, 240),
+        (1920, 1080, 224),  # the model needs more than the grid's 180
+        (200, 100, 100),
+    ],
+)
+def test_decode_side_for_ingest_serves_the_model_and_the_grid(
+    width: int, height: int, expected: int
+) -> None:
     assert decode_side_for(width, height, 224) == expected
 
 
@@ -197,7 +219,7 @@ def test_one_drafted_decode_serves_model_and_preview(
     path = write_image(tmp_path / "photo.jpg", big_image, quality=90)
 
     with open_image(path) as image:
-        rgb = decode_rgb(image, min_side=decode_side_for(4000, 3000, 224))
+        rgb = decode_rgb(image, min_side=decode_side_for(4000, 3000, 224, PREVIEW_SIZE))
 
     assert max(rgb.size) >= PREVIEW_SIZE
     assert min(rgb.size) >= 224
