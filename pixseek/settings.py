@@ -36,10 +36,10 @@ class Settings(BaseSettings):
     qdrant_url: str | None = None
     qdrant_api_key: SecretStr | None = None
     qdrant_collection: str = Field(default="pixseek", min_length=1)
-    hnsw_ef: int = Field(default=128, ge=4, le=4096)  # search breadth: recall against speed
+    hnsw_ef: int = Field(default=256, ge=4, le=4096)  # search breadth: recall against speed
     hnsw_m: int = Field(default=16, ge=4, le=128)  # graph degree; at index creation
     hnsw_ef_construct: int = Field(default=100, ge=4, le=4096)  # build breadth; at creation
-    quantization: Literal["none", "int8"] = "none"  # int8: quarter the vector memory
+    quantization: Literal["none", "int8"] = "int8"  # int8: quarter the vector memory
     broker_url: str | None = None  # redis://... for server mode; unset: embedded, no services
     redis_url: str | None = None  # where jobs live in server mode; defaults to broker_url
     worker_claim: int = Field(default=256, ge=1, le=100_000)  # files a worker takes at a time

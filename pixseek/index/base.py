@@ -25,8 +25,8 @@ class IndexTuning:
 
     m: int = 16
     ef_construct: int = 100
-    ef: int = 128
-    quantization: Quantization = "none"
+    ef: int = 256
+    quantization: Quantization = "int8"
 
 
 # Payload fields and the index type each gets (see docs/architecture.md, "Point schema").

@@ -31,8 +31,8 @@ def _edge(tmp_path: Path) -> Opener:
     return lambda: EdgeIndex(tmp_path / "edge")
 
 
-def _edge_int8(tmp_path: Path) -> Opener:
-    return lambda: EdgeIndex(tmp_path / "edge", IndexTuning(m=8, quantization="int8"))
+def _edge_plain(tmp_path: Path) -> Opener:
+    return lambda: EdgeIndex(tmp_path / "edge", IndexTuning(m=8, quantization="none"))
 
 
 def _local(tmp_path: Path) -> Opener:
@@ -48,13 +48,12 @@ def _server(tmp_path: Path) -> Opener:
     if not url:
         pytest.skip("set PIXSEEK_TEST_QDRANT_URL to run the contract against a Qdrant server")
     collection = f"pixseek-test-{uuid.uuid4().hex[:8]}"
-    int8 = IndexTuning(quantization="int8")
-    return lambda: QdrantServerIndex(QdrantClient(url=url), collection, int8)
+    return lambda: QdrantServerIndex(QdrantClient(url=url), collection)
 
 
 @pytest.fixture(
-    params=[_edge, _edge_int8, _local, pytest.param(_server, marks=pytest.mark.qdrant_server)],
-    ids=["edge", "edge-int8", "qdrant-local", "qdrant-server-int8"],
+    params=[_edge, _edge_plain, _local, pytest.param(_server, marks=pytest.mark.qdrant_server)],
+    ids=["edge", "edge-no-quantization", "qdrant-local", "qdrant-server"],
 )
 def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
     return request.param(tmp_path)

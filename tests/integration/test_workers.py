@@ -117,7 +117,7 @@ def test_a_cancelled_job_stops_within_seconds_and_says_how_far_it_got(
     tmp_path: Path, redis_url: str
 ) -> None:
     # large enough pictures that the job outlasts the two CLI calls below
-    library = generate_library(tmp_path / "library", IMAGES, size=(800, 600))
+    library = generate_library(tmp_path / "library", IMAGES, size=(1600, 1200))
     data = tmp_path / "data"
     env = env_for(redis_url, batch_size="2", worker_claim="4")
     worker = start_pixseek(
