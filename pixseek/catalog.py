@@ -11,7 +11,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -259,17 +259,8 @@ class Catalog:
         )
         return [(path, error or "") for path, error in rows]
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        # the connection runs in autocommit mode; batches get one explicit transaction
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[None]:
+        return transaction(self._db, self._lock)
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
@@ -287,3 +278,17 @@ _WRITE = "path, size, mtime_ns, sha256, status, model_id, error, updated_at"
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection, lock: AbstractContextManager[Any]) -> Iterator[None]:
+    """One explicit transaction on a connection in autocommit mode, under the lock its users
+    share: BEGIN IMMEDIATE, then COMMIT, or ROLLBACK on any error."""
+    with lock:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from embed import parse_model_spec
+from pixseek.catalog import transaction
 from pixseek.errors import ConflictError
 
 SCHEMA = """
@@ -177,16 +177,8 @@ class ModelStore:
         row = self._db.execute(f"SELECT {_FIELDS} FROM model_state WHERE id = 1").fetchone()
         return ModelState(*row)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[None]:
+        return transaction(self._db, self._lock)
 
 
 def _now() -> str:
