@@ -39,7 +39,7 @@ import numpy as np
 
 from embed import Embedder, parse_model_spec
 from pixseek.filters import build_filters
-from pixseek.index import IndexPoint, IndexTuning
+from pixseek.index import IndexPoint, tuning_from
 from pixseek.index.base import SearchFilters
 from pixseek.index.edge import EdgeIndex
 from pixseek.metadata import PhotoMetadata
@@ -139,7 +139,7 @@ def build(settings: Settings, library: Library, vector_name: str) -> dict[str, f
     if marker.exists():
         return dict(json.loads(marker.read_text()))
     settings.index_dir.mkdir(parents=True, exist_ok=True)
-    index = EdgeIndex(settings.index_dir, tuning_of(settings))
+    index = EdgeIndex(settings.index_dir, tuning_from(settings))
     index.ensure_vector(vector_name, DIM)
     started = time.perf_counter()
     for first in range(0, len(library.vectors), 2000):
@@ -156,12 +156,6 @@ def build(settings: Settings, library: Library, vector_name: str) -> dict[str, f
     index.close()
     marker.write_text(json.dumps(timings))
     return timings
-
-
-def tuning_of(settings: Settings) -> IndexTuning:
-    return IndexTuning(
-        settings.hnsw_m, settings.hnsw_ef_construct, settings.hnsw_ef, settings.quantization
-    )
 
 
 def query_texts(count: int) -> list[str]:
@@ -413,7 +407,7 @@ def recalls(
         )
     served = 0.0
     for ef in [int(e) for e in args.ef.split(",")]:
-        tuning = tuning_of(settings_for(settings.data_dir, args.model, args.quantization, ef))
+        tuning = tuning_from(settings_for(settings.data_dir, args.model, args.quantization, ef))
         index = EdgeIndex(settings.index_dir, tuning)
         for (name, filtered), truth in truths.items():
             recall, hnsw_ms = recall_at_10(index, vector_name, truth)

@@ -401,6 +401,22 @@ export function photoLabel(photo) {
   return date ? `${name}, ${date}` : name;
 }
 
+/** The detail view's picture: the preview, over its grid thumbnail until it has loaded. */
+export function previewImage(photo, label, props = {}) {
+  const preview = h("img", {
+    src: photo.preview_url,
+    alt: label,
+    class: "detail-image",
+    width: photo.width || null,
+    height: photo.height || null,
+    decoding: "async",
+    ...props,
+  });
+  preview.style.backgroundImage = `url("${photo.thumbnail_url}")`;
+  preview.addEventListener("load", () => preview.classList.add("loaded"), { once: true });
+  return preview;
+}
+
 /** A thumbnail URL for a photo id (for ids that come from the address, without a photo). */
 export const thumbnailUrl = (id, size = "grid") =>
   `${API_PREFIX}/images/${encodeURIComponent(id)}/thumbnail?size=${size}`;

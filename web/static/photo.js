@@ -1,5 +1,14 @@
 // The page of one photo: preview, metadata, the original, and similar photos.
-import { api, errorText, formatDate, h, photoLabel, photoMetadata, showError } from "./common.js";
+import {
+  api,
+  errorText,
+  formatDate,
+  h,
+  photoLabel,
+  photoMetadata,
+  previewImage,
+  showError,
+} from "./common.js";
 
 const SIMILAR_COUNT = 12;
 const $ = (id) => document.getElementById(id);
@@ -31,17 +40,7 @@ async function show() {
   $("photo-original").href = photo.original_url;
   $("photo-actions").hidden = false;
 
-  const preview = h("img", {
-    src: photo.preview_url,
-    alt: label,
-    class: "detail-image",
-    width: photo.width || null,
-    height: photo.height || null,
-    decoding: "async",
-    fetchpriority: "high",
-  });
-  preview.style.backgroundImage = `url("${photo.thumbnail_url}")`;
-  preview.addEventListener("load", () => preview.classList.add("loaded"), { once: true });
+  const preview = previewImage(photo, label, { fetchpriority: "high" });
   $("photo-figure").replaceChildren(
     h("a", { href: photo.original_url, target: "_blank", rel: "noopener", title: "Open the original file" }, preview),
   );

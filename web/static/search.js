@@ -10,6 +10,7 @@ import {
   photoLabel,
   photoMetadata,
   plural,
+  previewImage,
   showError,
   thumbnailUrl,
   toast,
@@ -813,16 +814,7 @@ function renderDetail() {
   els.detailPrev.disabled = detailIndex === 0;
   els.detailNext.disabled = detailIndex >= detailList.length - 1 && !more;
 
-  const preview = h("img", {
-    src: photo.preview_url,
-    alt: label,
-    class: "detail-image",
-    width: photo.width || null,
-    height: photo.height || null,
-    decoding: "async",
-  });
-  preview.style.backgroundImage = `url("${photo.thumbnail_url}")`;
-  preview.addEventListener("load", () => preview.classList.add("loaded"), { once: true });
+  const preview = previewImage(photo, label);
   els.detailFigure.replaceChildren(preview);
 
   const vote = state.ratings.get(photo.id)?.vote || 0;
