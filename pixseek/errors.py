@@ -35,3 +35,7 @@ class UploadError(PixseekError):
 
 class ConflictError(PixseekError):
     """The action collides with one in progress (a model switch while another one runs)."""
+
+
+class BackupError(PixseekError):
+    """A backup cannot be read or restored (not a backup, damaged, made for another backend)."""

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     qdrant_url: str | None = None
     qdrant_api_key: SecretStr | None = None
     qdrant_collection: str = Field(default="pixseek", min_length=1)
+    qdrant_timeout: int = Field(default=30, ge=1, le=3600)  # seconds per request to the server
+    qdrant_retries: int = Field(default=3, ge=0, le=20)  # again after a failure of the network
     hnsw_ef: int = Field(default=256, ge=4, le=4096)  # search breadth: recall against speed
     hnsw_m: int = Field(default=16, ge=4, le=128)  # graph degree; at index creation
     hnsw_ef_construct: int = Field(default=100, ge=4, le=4096)  # build breadth; at creation
@@ -51,6 +53,8 @@ class Settings(BaseSettings):
     admin_password: SecretStr | None = None  # creates or updates the `admin` user
     upload_max_bytes: int = Field(default=200 * 1024 * 1024, ge=1)  # per file
     upload_max_files: int = Field(default=500, ge=1)  # per request
+    backup_dir: Path | None = None  # where backups go; unset: DATA_DIR/backups
+    backup_keep: int = Field(default=7, ge=1, le=10_000)  # newest backups kept there
 
     @field_validator("model")
     @classmethod
@@ -61,7 +65,7 @@ class Settings(BaseSettings):
             raise ValueError(str(exc)) from exc
         return value.strip()
 
-    @field_validator("data_dir", "model_cache_dir")
+    @field_validator("data_dir", "model_cache_dir", "backup_dir")
     @classmethod
     def _expand_user(cls, value: Path | None) -> Path | None:
         return value.expanduser().resolve() if value is not None else None
@@ -90,6 +94,10 @@ class Settings(BaseSettings):
     def uploads_dir(self) -> Path:
         """Uploaded photos, stored by content hash: uploads/ab/<sha256>.<ext>."""
         return self.data_dir / "uploads"
+
+    @property
+    def backups_dir(self) -> Path:
+        return self.backup_dir or self.data_dir / "backups"
 
     @property
     def users_path(self) -> Path:

@@ -33,13 +33,16 @@ def open_index(settings: Settings, serving: bool = False) -> VectorIndex:
     serving: this process answers searches while it writes, so the embedded shard builds its
     HNSW aside instead of freezing the process."""
     if settings.qdrant_url:
-        from qdrant_client import QdrantClient
-
         from pixseek.index.server import QdrantServerIndex
+        from pixseek.index.server_client import connect
+        from pixseek.index.server_snapshots import SnapshotTransfer
 
-        api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-        client = QdrantClient(url=settings.qdrant_url, api_key=api_key, timeout=30)
-        return QdrantServerIndex(client, settings.qdrant_collection, tuning_from(settings))
+        return QdrantServerIndex(
+            connect(settings),
+            settings.qdrant_collection,
+            tuning_from(settings),
+            SnapshotTransfer.from_settings(settings),
+        )
     from pixseek.index.edge import EdgeIndex
 
     settings.index_dir.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -166,6 +167,14 @@ class VectorIndex(Protocol):
 
     def flush(self) -> None:
         """Make written points durable."""
+
+    def save_to(self, directory: Path) -> dict[str, Any]:
+        """Write a consistent copy of the index into directory (which must not exist yet) and
+        answer what restore_from needs besides its files; its "backend" names the backend."""
+
+    def restore_from(self, directory: Path, saved: dict[str, Any], active: str) -> None:
+        """Replace the index's content by the copy save_to wrote into directory; active: the
+        named vector searches use."""
 
     def close(self) -> None:
         """Release files and connections."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,11 +31,12 @@ from pixseek.index.base import (
     stored_point,
     valid_point_ids,
 )
-from pixseek.index.edge_build import PointId, build_aside, recover_interrupted_swap
+from pixseek.index.edge_build import PointId, build_aside, recover_interrupted_swap, replace_shard
 from pixseek.index.edge_filter import edge_filter
 
 log = logging.getLogger(__name__)
 
+BACKEND = "qdrant-edge"
 CONFIG_FILE = "edge_config.json"
 # With int8 vectors: take twice the candidates by the quantized vectors, rescore them with the
 # originals (ignored where nothing is quantized).
@@ -264,6 +266,28 @@ class EdgeIndex:
         with self._lock:
             if self._shard is not None:
                 self._shard.flush()
+
+    def save_to(self, directory: Path) -> dict[str, Any]:
+        """A copy of the shard's files, taken flushed and with every write held back (searches
+        wait too, for as long as the copy takes: about a second per GB)."""
+        with self._lock:
+            if self._shard is None:
+                directory.mkdir(parents=True)
+            else:
+                self._shard.flush()
+                shutil.copytree(self.path, directory)
+            vectors = self.vector_names()
+        return {"backend": BACKEND, "vectors": vectors}
+
+    def restore_from(self, directory: Path, saved: dict[str, Any], active: str) -> None:
+        """Replace the shard by a copy save_to made (every model's vectors come back)."""
+        with self._lock:
+            if self._shard is not None:
+                self._shard.close()
+                self._shard = None
+            replace_shard(self.path, directory)
+            if (self.path / CONFIG_FILE).exists():
+                self._shard = _open(lambda: qe.EdgeShard.load(str(self.path)), self.path)
 
     def close(self) -> None:
         with self._lock:

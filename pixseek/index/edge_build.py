@@ -69,6 +69,20 @@ def recover_interrupted_swap(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
         os.replace(old, path)
     shutil.rmtree(_sibling(path, "building"), ignore_errors=True)
+    shutil.rmtree(_sibling(path, "restoring"), ignore_errors=True)
+
+
+def replace_shard(path: Path, saved: Path) -> None:
+    """Put a copy of the shard files at saved in place of the (closed) shard at path. A crash
+    before the end leaves the shard as it was (recover_interrupted_swap puts it back)."""
+    copy = _sibling(path, "restoring")
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(saved, copy)
+    old = _sibling(path, "old")
+    if path.exists():
+        os.replace(path, old)
+    os.replace(copy, path)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _swap_in(index: EdgeIndex, copy: Path) -> None:

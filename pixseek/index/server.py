@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,9 +25,12 @@ from pixseek.index.base import (
 )
 from pixseek.index.server_filter import server_filter
 from pixseek.index.server_layout import CollectionLayout, vector_sizes
+from pixseek.index.server_snapshots import SnapshotTransfer
 
 log = logging.getLogger(__name__)
 
+BACKEND = "qdrant-server"
+SNAPSHOT_FILE = "collection.snapshot"
 SCHEMA_TYPES = {
     "datetime": models.PayloadSchemaType.DATETIME,
     "keyword": models.PayloadSchemaType.KEYWORD,
@@ -39,14 +43,20 @@ class QdrantServerIndex:
     """VectorIndex on a Qdrant server through qdrant-client: one collection per model behind
     the alias `collection` (see server_layout.py). Searches go to the collection of the vector
     they name; payload writes go to every model's collection, so a collection being filled for
-    a model switch stays in step."""
+    a model switch stays in step. transfer: how snapshots reach the server (None in
+    qdrant-client's local mode, which has no snapshots)."""
 
     def __init__(
-        self, client: QdrantClient, collection: str, tuning: IndexTuning | None = None
+        self,
+        client: QdrantClient,
+        collection: str,
+        tuning: IndexTuning | None = None,
+        transfer: SnapshotTransfer | None = None,
     ) -> None:
         self.client = client
         self.collection = collection
         self.tuning = tuning or IndexTuning()
+        self.transfer = transfer
         self.layout = CollectionLayout(client, collection)
         self._payload_indexes_checked: set[str] = set()
 
@@ -269,6 +279,54 @@ class QdrantServerIndex:
             return 0
         result = self.client.count(collection, count_filter=server_filter(filters), exact=True)
         return int(result.count)
+
+    def save_to(self, directory: Path) -> dict[str, Any]:
+        """A snapshot of the collection searches use, made on the server and downloaded."""
+        transfer = self._require_transfer()
+        directory.mkdir(parents=True)
+        self.layout.refresh()
+        collection = self.layout.active()
+        if collection is None:
+            return {"backend": BACKEND, "collection": None}
+        vectors = vector_sizes(self.client, collection)
+        snapshot = self.client.create_snapshot(collection, wait=True)
+        assert snapshot is not None, "wait=True answers the snapshot made"
+        try:
+            transfer.download(
+                collection, snapshot.name, directory / SNAPSHOT_FILE, snapshot.checksum
+            )
+        finally:
+            self.client.delete_snapshot(collection, snapshot.name, wait=True)
+        return {
+            "backend": BACKEND,
+            "collection": collection,
+            "vectors": vectors,
+            "file": SNAPSHOT_FILE,
+            "checksum": snapshot.checksum,
+        }
+
+    def restore_from(self, directory: Path, saved: dict[str, Any], active: str) -> None:
+        """Recover the active model's collection from the snapshot, drop every other
+        collection of this index, and point the alias at the recovered one."""
+        transfer = self._require_transfer()
+        target = f"{self.collection}-{active}" if saved.get("collection") else None
+        if target is not None:
+            transfer.upload(target, directory / saved["file"], saved.get("checksum"))
+        self.layout.refresh()
+        for collection in set(self.layout.collections().values()) - {target}:
+            self.client.delete_collection(collection)
+        self.layout.refresh()
+        self._payload_indexes_checked.clear()
+        if target is not None:
+            self.layout.point_alias_at(active)
+
+    def _require_transfer(self) -> SnapshotTransfer:
+        if self.transfer is None:
+            raise IndexBackendError(
+                "backups of a Qdrant server index are Qdrant snapshots, which qdrant-client's "
+                "local mode does not make"
+            )
+        return self.transfer
 
     def optimize(self) -> None:
         """The server builds its HNSW in the background; nothing to do here."""

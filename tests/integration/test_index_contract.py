@@ -21,6 +21,7 @@ from pixseek.index.base import (
 )
 from pixseek.index.edge import EdgeIndex
 from pixseek.index.server import QdrantServerIndex
+from pixseek.index.server_snapshots import SnapshotTransfer
 
 DIM = 8
 VECTOR = "model-a"
@@ -48,7 +49,8 @@ def _server(tmp_path: Path) -> Opener:
     if not url:
         pytest.skip("set PIXSEEK_TEST_QDRANT_URL to run the contract against a Qdrant server")
     collection = f"pixseek-test-{uuid.uuid4().hex[:8]}"
-    return lambda: QdrantServerIndex(QdrantClient(url=url), collection)
+    transfer = SnapshotTransfer(url.rstrip("/"), None, timeout=60, retries=2)
+    return lambda: QdrantServerIndex(QdrantClient(url=url), collection, transfer=transfer)
 
 
 @pytest.fixture(
@@ -429,3 +431,32 @@ def test_a_server_collection_made_elsewhere_gets_its_payload_indexes(tmp_path: P
     finally:
         index.client.delete_collection(index.collection)
         index.close()
+
+
+def test_a_saved_copy_brings_back_the_points_as_they_were(
+    index: VectorIndex, tmp_path: Path
+) -> None:
+    index.ensure_vector(VECTOR, DIM)
+    points = [photo(seed) for seed in range(30)]
+    index.upsert(points)
+    if isinstance(index, QdrantServerIndex) and index.transfer is None:
+        with pytest.raises(IndexBackendError, match="local mode"):
+            index.save_to(tmp_path / "saved")
+        return
+    before = index.search(VECTOR, unit(4), SearchFilters(), limit=8)
+    saved = index.save_to(tmp_path / "saved")
+    assert saved["backend"] in {"qdrant-edge", "qdrant-server"}
+    index.delete([p.id for p in points[:10]])  # what happens after the backup ...
+    index.upsert([photo(99)])
+    index.set_payload(points[20].id, {"format": "png"})
+
+    index.restore_from(tmp_path / "saved", saved, VECTOR)  # ... is undone by the restore
+
+    assert index.count() == 30
+    assert index.retrieve([photo(99).id]) == []
+    assert index.retrieve([points[20].id])[0].payload["format"] == "jpeg"
+    after = index.search(VECTOR, unit(4), SearchFilters(), limit=8)
+    assert [(h.id, round(h.score, 4)) for h in after] == [(h.id, round(h.score, 4)) for h in before]
+    index.upsert([photo(100, format="png")])  # the restored index takes writes and filters
+    assert index.count(SearchFilters(formats=("png",))) == 1
+    assert index.vector_names() == {VECTOR: DIM}
