@@ -28,8 +28,9 @@ from typing import Any
 
 from pixseek import __version__
 from pixseek.catalog import Catalog
-from pixseek.errors import BackupError, ConflictError
+from pixseek.errors import BackupError, ConflictError, PixseekError
 from pixseek.index import open_index
+from pixseek.jobs import JobStore
 from pixseek.library import Library
 from pixseek.lock import DataDirLock
 from pixseek.modelstate import model_id
@@ -37,6 +38,7 @@ from pixseek.settings import Settings
 
 log = logging.getLogger(__name__)
 
+KIND = "backup"  # the job's kind
 FORMAT = 1
 PREFIX = "pixseek-backup-"
 MANIFEST = "manifest.json"
@@ -114,6 +116,22 @@ def back_up(library: Library, destination: Path, keep: int | None = None) -> Bac
     if keep is not None:
         prune(destination, keep)
     return _summary(destination / name, manifest)
+
+
+def run_backup_job(
+    library: Library, jobs: JobStore, job_id: str, destination: Path, keep: int
+) -> BackupSummary | None:
+    """A backup as a job of one step: failed, with the reason, when it cannot be made."""
+    jobs.start(job_id)
+    jobs.add_total(job_id, 1, planned=True)
+    try:
+        made = back_up(library, destination, keep)
+    except (PixseekError, OSError) as exc:
+        jobs.finish(job_id, "failed", f"the backup failed: {exc}")
+        return None
+    jobs.record(job_id, 1)
+    jobs.finish(job_id, "done")
+    return made
 
 
 def list_backups(destination: Path) -> list[BackupSummary]:

@@ -10,6 +10,8 @@ from werkzeug.datastructures import FileStorage
 
 from embed import ModelSpecError
 from pixseek import __version__
+from pixseek.backup import KIND as BACKUP_KIND
+from pixseek.backup import list_backups
 from pixseek.catalog import Catalog
 from pixseek.errors import NotFoundError
 from pixseek.jobs import Job
@@ -25,6 +27,7 @@ from web.validation import ApiError, endpoint, openapi_document
 bp = Blueprint("admin_api", __name__, url_prefix="/api/v1")
 # task names; the web never imports the tasks
 SCAN, REINDEX, SWITCH = "pixseek.scan", "pixseek.reindex", "pixseek.model_switch"
+BACKUP = "pixseek.backup"
 
 
 class Empty(BaseModel):
@@ -215,6 +218,36 @@ def _model_answer() -> dict[str, Any]:
         "retired": state.retired,
         "job": job.as_dict() if job else None,
     }
+
+
+@endpoint(bp, "/admin/backups", role="admin")
+def backups() -> Response:
+    """The finished backups in PIXSEEK_BACKUP_DIR, newest first."""
+    settings = services().settings
+    found = list_backups(settings.backups_dir)
+    return jsonify(
+        {
+            "directory": str(settings.backups_dir),
+            "keep": settings.backup_keep,
+            "backups": [b.as_dict() for b in found],
+        }
+    )
+
+
+@endpoint(bp, "/admin/backups", "POST", role="admin", body=Empty, status=202)
+def start_backup(body: Empty) -> tuple[Response, int]:
+    """Back up the catalog, users, uploads and index into a new folder in PIXSEEK_BACKUP_DIR
+    (a job); 409 while another backup or a model switch runs."""
+    found = services()
+    running = [j for j in found.jobs.list() if j.kind == BACKUP_KIND and not j.finished]
+    if running:
+        raise ApiError(409, f"a backup is being made already (job {running[0].id})")
+    state = found.library.model_state()
+    if state.switching:
+        raise ApiError(409, f"a model switch is in progress (job {state.job_id}): back up after it")
+    job = found.jobs.create(BACKUP_KIND, {"directory": str(found.settings.backups_dir)})
+    found.send_task(BACKUP, [job.id])
+    return jsonify({"job": job.as_dict()}), 202
 
 
 @endpoint(bp, "/admin/rescan", "POST", role="admin", body=Empty, status=202)

@@ -13,6 +13,7 @@ from typing import Any
 from celery import Celery, Task
 from celery.signals import worker_ready
 
+from pixseek.backup import run_backup_job
 from pixseek.errors import PixseekError
 from pixseek.jobrunner import (
     Queued,
@@ -42,6 +43,7 @@ SCAN, INGEST, REINDEX, DELETE = (
     "pixseek.delete",
 )
 SWITCH, RETIRE = "pixseek.model_switch", "pixseek.model_retire"
+BACKUP = "pixseek.backup"
 SMALL_JOB_WAIT = 1.0  # seconds a job smaller than a model batch waits for company
 
 
@@ -128,6 +130,15 @@ def model_retire(task: Task, job_id: str) -> None:
     retire_old_model(context.library, context.jobs, job_id, claim)
 
 
+def backup(task: Task, job_id: str) -> None:
+    """Back up the library into PIXSEEK_BACKUP_DIR, keeping the newest PIXSEEK_BACKUP_KEEP."""
+    context = context_for(task.app)
+    settings = context.settings
+    run_backup_job(
+        context.library, context.jobs, job_id, settings.backups_dir, settings.backup_keep
+    )
+
+
 def send_switch_step(app: Celery, job_id: str, step: Step) -> None:
     """What follows a switch step: the next step, or the retirement once queries that read
     the old model have had RETIRE_DELAY seconds to finish."""
@@ -172,6 +183,7 @@ def register(app: Celery) -> None:
     app.task(name=DELETE, **TASK_OPTIONS)(delete)
     app.task(name=SWITCH, **TASK_OPTIONS)(model_switch)
     app.task(name=RETIRE, **TASK_OPTIONS)(model_retire)
+    app.task(name=BACKUP, **TASK_OPTIONS)(backup)
 
 
 @worker_ready.connect

@@ -330,3 +330,21 @@ def test_switch_the_model_on_the_admin_page(browsing: Browsing, server: Server) 
     back_job = page.locator(f'#jobs [data-job-id="{back["job"]["id"]}"]')
     expect(back_job).to_have_attribute("data-state", "done", timeout=TIMEOUT_MS)
     browsing.assert_clean()
+
+
+def test_back_up_on_the_admin_page(browsing: Browsing, server: Server) -> None:
+    page = browsing.page
+    log_in(browsing, "/admin")
+    rows = page.locator("#backups tr.backup")
+    before = rows.count()
+    with page.expect_response(re.compile(r"/api/v1/admin/backups$")) as sent:
+        page.click("#backup-now")
+    assert sent.value.status == 202
+    job = page.locator(f'#jobs [data-job-id="{sent.value.json()["job"]["id"]}"]')
+    expect(job.locator(".job-kind")).to_have_text("Backup")
+    expect(job).to_have_attribute("data-state", "done", timeout=TIMEOUT_MS)
+    expect(rows).to_have_count(before + 1)  # the list reloads when the job ends
+    expect(rows.first.locator("td").first).to_have_text(re.compile(r"^pixseek-backup-\d{8}T"))
+    expect(page.locator("#backups-note code").first).to_contain_text("backups")
+    browsing.shot("backup-done")
+    browsing.assert_clean()

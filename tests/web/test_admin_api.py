@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from pixseek.backup import verify
 from pixseek.photos import file_sha256, point_id
 from tests.imagegen import textured_rgb, write_image
 from tests.web.conftest import (
@@ -265,3 +266,32 @@ def test_the_openapi_document_lists_every_api_route(site: Site, nobody: Visitor)
     assert {"query", "images", "photos", "feedback", "filters", "sort", "limit"} <= set(
         body_schema["properties"]
     )
+
+
+def test_a_backup_job_writes_a_backup_that_the_list_shows(
+    site: Site, admin: Visitor, viewer: Visitor
+) -> None:
+    before = admin.get("/api/v1/admin/backups").json["backups"]
+    answer = admin.post("/api/v1/admin/backups", json={})
+    assert answer.status_code == 202, answer.text
+    job = site.wait_job(answer.json["job"]["id"])
+    assert (job.kind, job.state, job.done, job.total) == ("backup", "done", 1, 1), job
+    listed = admin.get("/api/v1/admin/backups").json
+    assert listed["directory"] == str(site.settings.backups_dir)
+    assert len(listed["backups"]) == len(before) + 1
+    newest = listed["backups"][0]
+    assert newest["photos"] == site.services.library.catalog.status_counts()["indexed"]
+    assert newest["points"] == site.services.library.index.count()
+    assert verify(Path(newest["path"]))["model"] == newest["model"] == site.settings.model
+    assert_error(viewer.get("/api/v1/admin/backups"), 403)
+    assert_error(viewer.post("/api/v1/admin/backups", json={}), 403)
+    assert_error(admin.post("/api/v1/admin/backups", json={"keep": 1}), 422)
+
+
+def test_a_second_backup_while_one_runs_answers_409(site: Site, admin: Visitor) -> None:
+    running = site.services.jobs.create("backup", {})
+    try:
+        error = assert_error(admin.post("/api/v1/admin/backups", json={}), 409)
+        assert running.id in error["message"]
+    finally:
+        site.services.jobs.finish(running.id, "cancelled")

@@ -36,6 +36,9 @@ const els = {
   modelForm: $("model-form"),
   modelSpec: $("model-spec"),
   modelSwitch: $("model-switch"),
+  backupNow: $("backup-now"),
+  backups: $("backups"),
+  backupsNote: $("backups-note"),
 };
 
 /** Run task now and then every `ms` after it ends; paused while the tab is hidden. */
@@ -78,6 +81,9 @@ async function act(button, path, body, started) {
   }
 }
 
+els.backupNow.addEventListener("click", (event) =>
+  act(event.currentTarget, "/admin/backups", {}, "Backup started: it appears below when complete."),
+);
 $("rescan").addEventListener("click", (event) =>
   act(event.currentTarget, "/admin/rescan", {}, "Rescan started."),
 );
@@ -209,6 +215,7 @@ const KINDS = {
   delete: "Delete",
   scan: "Scan",
   "model-switch": "Model switch",
+  backup: "Backup",
 };
 const jobElements = new Map(); // job id -> {el, parts}
 
@@ -263,6 +270,8 @@ function makeJob(job) {
 function updateJob(entry, job) {
   const { el, parts } = entry;
   const finished = FINISHED.has(job.state);
+  if (job.kind === "backup" && finished && entry.state && !FINISHED.has(entry.state)) loadBackups();
+  entry.state = job.state;
   const total = Number(job.total) || 0;
   const processed = (Number(job.done) || 0) + (Number(job.failed) || 0);
   el.dataset.state = job.state;
@@ -289,7 +298,8 @@ function updateJob(entry, job) {
   parts.bar.setAttribute("aria-valuetext", `${processed} of ${total} (${percent} %)`);
 
   const rate = Number(job.images_per_second) || 0;
-  parts.rate.textContent = rate ? `${rate.toFixed(rate < 10 ? 1 : 0)} images/s` : "";
+  const counts = job.kind !== "backup"; // a backup is one step, not images
+  parts.rate.textContent = rate && counts ? `${rate.toFixed(rate < 10 ? 1 : 0)} images/s` : "";
   if (finished && job.started_at && job.finished_at) {
     parts.eta.textContent = `took ${formatDuration(job.finished_at - job.started_at)}`;
   } else if (!finished && job.eta_seconds !== null && job.eta_seconds !== undefined) {
@@ -379,6 +389,66 @@ async function cancelJob(id, button) {
     showError(els.error, error);
     button.disabled = false;
   }
+}
+
+// ---------------------------------------------------------------- backups
+
+function formatBytes(bytes) {
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let value = Number(bytes) || 0;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return `${value.toFixed(unit && value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+async function loadBackups() {
+  let answer;
+  try {
+    answer = await api("/admin/backups");
+  } catch (error) {
+    els.backups.replaceChildren(h("p", { class: "error-text" }, `Backups unavailable: ${errorText(error)}`));
+    return;
+  }
+  els.backups.setAttribute("aria-busy", "false");
+  els.backupsNote.replaceChildren(
+    "The catalog, users, uploaded photos and the index, copied into a new folder in ",
+    h("code", {}, answer.directory),
+    ` (a job above; the newest ${answer.keep} are kept). Restore one with `,
+    h("code", {}, "pixseek restore FOLDER"),
+    ".",
+  );
+  const backups = answer.backups || [];
+  if (!backups.length) {
+    els.backups.replaceChildren(h("p", { class: "muted" }, "No backups yet."));
+    return;
+  }
+  els.backups.replaceChildren(
+    h(
+      "table",
+      { class: "table" },
+      h("caption", { class: "visually-hidden" }, "Backups"),
+      h("thead", {}, h("tr", {}, ["Folder", "Made", "Photos", "Size", "Model"].map((t) => h("th", { scope: "col" }, t)))),
+      h(
+        "tbody",
+        {},
+        backups.map((backup) => {
+          const made = Date.parse(backup.created_at) / 1000;
+          return h(
+            "tr",
+            { class: "backup", dataset: { name: backup.name } },
+            h("td", { class: "path", title: backup.path }, backup.name),
+            h("td", { title: formatDate(made, { time: true }) }, formatAgo(made)),
+            h("td", {}, formatCount(backup.photos)),
+            h("td", {}, formatBytes(backup.bytes)),
+            h("td", {}, h("code", {}, backup.model)),
+          );
+        }),
+      ),
+    ),
+  );
 }
 
 // ---------------------------------------------------------------- tokens
@@ -505,3 +575,4 @@ els.tokenDismiss?.addEventListener("click", () => {
 every(STATUS_MS, refreshStatus);
 const refreshJobs = every(JOBS_MS, loadJobs);
 if (els.tokenForm) loadTokens();  // absent where login is off
+loadBackups();
