@@ -14,7 +14,12 @@ import click
 from tqdm import tqdm
 
 from pixseek import __version__, plugins
-from pixseek.cli_backup import backup_command, backups_command, restore_command
+from pixseek.cli_backup import (
+    backup_command,
+    backups_command,
+    migrate_index_command,
+    restore_command,
+)
 from pixseek.cli_jobs import follow, job_line, jobs_group
 from pixseek.cli_model import model_group, run_with_progress
 from pixseek.cli_support import reports_errors
@@ -250,5 +255,6 @@ main.add_command(model_group)
 main.add_command(backup_command)
 main.add_command(backups_command)
 main.add_command(restore_command)
+main.add_command(migrate_index_command)
 for _command in plugins.commands():
     main.add_command(_command)

@@ -1,4 +1,4 @@
-"""`pixseek backup`, `pixseek backups` and `pixseek restore`."""
+"""`pixseek backup`, `backups` and `restore`, and `migrate-index` (embedded to server)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import click
 
 from pixseek.backup import back_up, list_backups, restore
 from pixseek.cli_support import reports_errors
-from pixseek.errors import DataDirLockedError
+from pixseek.errors import DataDirLockedError, SettingsError
+from pixseek.index import open_index
 from pixseek.library import Library
+from pixseek.migrate import copy_index
 from pixseek.settings import Settings
 
 
@@ -82,4 +84,35 @@ def restore_command(settings: Settings, backup: Path, force: bool, as_json: bool
     click.echo(
         f"restored {report.photos} photos ({report.points} index points, model {report.model}) "
         f"from {report.source} in {report.seconds:.1f} s; a Rescan finds what changed since"
+    )
+
+
+@click.command("migrate-index")
+@click.argument("qdrant_url")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON document.")
+@click.pass_obj
+@reports_errors
+def migrate_index_command(settings: Settings, qdrant_url: str, as_json: bool) -> None:
+    """Copy the embedded index to the Qdrant server at QDRANT_URL, for moving to server mode
+    without embedding again (PIXSEEK_QDRANT_API_KEY and PIXSEEK_QDRANT_COLLECTION apply).
+    Stop `pixseek serve` first; running it again copies what is missing."""
+    if settings.qdrant_url:
+        raise SettingsError(
+            "PIXSEEK_QDRANT_URL is set, so this library's index is on a server already; "
+            "migrate-index reads the embedded index: run it without PIXSEEK_QDRANT_URL"
+        )
+    server = settings.model_copy(update={"qdrant_url": qdrant_url})
+    with Library(settings) as library:
+        target = open_index(server)
+        try:
+            report = copy_index(library.catalog, library.model_state(), library.index, target)
+        finally:
+            target.close()
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    click.echo(
+        f"copied {report.copied} photos' {report.vector} vectors to {qdrant_url} "
+        f"(collection {settings.qdrant_collection} holds {report.target_points}); "
+        f"{report.missing} listed photos had no vector. Now set PIXSEEK_QDRANT_URL={qdrant_url}"
     )

@@ -42,5 +42,12 @@ def reports_errors(command: F) -> F:
         except (PixseekError, EmbedError) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
+        except Exception as exc:
+            from pixseek.index.server_client import is_transient
+
+            if not is_transient(exc):
+                raise
+            click.echo(f"error: the Qdrant server did not answer: {exc}", err=True)
+            sys.exit(1)
 
     return wrapper  # type: ignore[return-value]

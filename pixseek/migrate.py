@@ -1,0 +1,58 @@
+"""Moving an embedded library's index to a Qdrant server without embedding anything again:
+every photo the catalog lists is copied with its vector and payload."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from pixseek.catalog import Catalog
+from pixseek.errors import ConflictError, IndexBackendError
+from pixseek.index.base import IndexPoint, VectorIndex
+from pixseek.modelstate import ModelState, model_id
+from pixseek.photos import point_id
+
+BATCH = 256
+
+
+@dataclass(frozen=True)
+class MigrationReport:
+    vector: str
+    copied: int
+    missing: int  # listed by the catalog, absent from the source index
+    target_points: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def copy_index(
+    catalog: Catalog,
+    state: ModelState,
+    source: VectorIndex,
+    target: VectorIndex,
+) -> MigrationReport:
+    """Copy the active model's vectors, with payloads, of every photo the catalog says is
+    indexed. Points are keyed by content hash, so running it again after an interruption
+    copies the rest and changes nothing else."""
+    if state.switching:
+        raise ConflictError(
+            f"a model switch to {state.target} is in progress: let it finish (or cancel it) "
+            "before moving the index"
+        )
+    vector = model_id(state.active)
+    sizes = source.vector_names()
+    if vector not in sizes:
+        raise IndexBackendError(f"the embedded index holds no {vector} vectors: nothing to copy")
+    target.ensure_vector(vector, sizes[vector])
+    ids = sorted({point_id(sha) for sha in catalog.shas_indexed_with(vector)})
+    copied = 0
+    for start in range(0, len(ids), BATCH):
+        found = source.retrieve(ids[start : start + BATCH], vector=vector)
+        points = [
+            IndexPoint(p.id, {vector: p.vector}, p.payload) for p in found if p.vector is not None
+        ]
+        target.upsert(points)
+        copied += len(points)
+    target.set_active_vector(vector)
+    return MigrationReport(vector, copied, len(ids) - copied, target.count())
