@@ -336,8 +336,11 @@ def test_back_up_on_the_admin_page(browsing: Browsing, server: Server) -> None:
     page = browsing.page
     log_in(browsing, "/admin")
     rows = page.locator("#backups tr.backup")
+    expect(page.locator("#backups")).to_have_attribute("aria-busy", "false")  # the list is in
     before = rows.count()
-    with page.expect_response(re.compile(r"/api/v1/admin/backups$")) as sent:
+    with page.expect_response(
+        lambda r: r.url.endswith("/api/v1/admin/backups") and r.request.method == "POST"
+    ) as sent:
         page.click("#backup-now")
     assert sent.value.status == 202
     job = page.locator(f'#jobs [data-job-id="{sent.value.json()["job"]["id"]}"]')
