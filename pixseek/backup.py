@@ -134,6 +134,15 @@ def run_backup_job(
     return made
 
 
+def abandon_backup_jobs(jobs: JobStore) -> list[str]:
+    """After a restart of the only process (the embedded mode): backups it was making will not
+    end; say so, so that a new one can start."""
+    abandoned = [j.id for j in jobs.list() if j.kind == KIND and not j.finished]
+    for job_id in abandoned:
+        jobs.finish(job_id, "failed", "pixseek stopped before the backup was complete")
+    return abandoned
+
+
 def list_backups(destination: Path) -> list[BackupSummary]:
     """The finished backups in a folder, newest first (unreadable ones are left out)."""
     found = []

@@ -13,7 +13,7 @@ from typing import Any
 from celery import Celery, Task
 from celery.signals import worker_ready
 
-from pixseek.backup import run_backup_job
+from pixseek.backup import abandon_backup_jobs, run_backup_job
 from pixseek.errors import PixseekError
 from pixseek.jobrunner import (
     Queued,
@@ -165,7 +165,10 @@ def resume_after_restart(app: Celery, worker: str | None) -> None:
     for job_id, queued in resumed.items():
         log.info("resuming job %s: %d queued files", job_id, queued.files)
         send_ingest(app, job_id, queued)
-    # A server's broker still holds a switch's next step; the embedded mode's memory did not.
+    # A server's broker still holds a switch's next step and a backup task; the embedded
+    # mode's memory did not.
+    if worker is None:
+        abandon_backup_jobs(context.jobs)
     switch = resume(context.library, context.jobs) if worker is None else None
     if switch is not None:
         log.info("resuming model switch %s", switch[0])

@@ -15,15 +15,17 @@ import pytest
 from embed import Embedder
 from pixseek.backup import MANIFEST, list_backups, prune
 from pixseek.index.base import SearchFilters
+from pixseek.jobstores import open_job_store
 from pixseek.library import Library
 from pixseek.lock import DataDirLock
 from pixseek.search import QueryTerm, SearchRequest, search
-from pixseek.settings import load_settings
+from pixseek.settings import Settings, load_settings
 from pixseek.users import UserStore
 from tests.conftest import TINY_MODEL
 from tests.imagegen import textured_rgb, write_image
 from tests.integration.library import GeneratedLibrary, generate_library
 from tests.integration.test_cli import as_json, pixseek
+from workers.embedded import EmbeddedRuntime
 
 
 @pytest.fixture(scope="module")
@@ -191,3 +193,13 @@ def test_keep_deletes_the_oldest_backups_and_left_over_partial_ones(
     )
     listed = as_json(pixseek(original, "backups", str(tmp_path), "--json"))
     assert [b["name"] for b in listed] == [Path(m["path"]).name for m in reversed(made[1:])]
+
+
+def test_a_backup_cut_short_by_a_restart_is_marked_failed(settings: Settings) -> None:
+    jobs = open_job_store(settings)
+    job = jobs.create("backup", {})
+    jobs.start(job.id)
+    with EmbeddedRuntime(settings):  # the next start of the embedded mode
+        ended = jobs.get(job.id)
+    assert ended is not None and ended.state == "failed"
+    assert ended.error and "stopped before the backup was complete" in ended.error
