@@ -219,8 +219,6 @@ class EdgeIndex:
         offset: int,
         score_threshold: float | None,
     ) -> list[Hit]:
-        if self._shard is None:
-            return []
         request = qe.QueryRequest(
             limit=limit,
             offset=offset,
@@ -230,16 +228,16 @@ class EdgeIndex:
             score_threshold=score_threshold,
             params=qe.SearchParams(hnsw_ef=self.tuning.ef, quantization=RESCORE),
         )
-        with self._lock:
-            found = self._require().query(request)
+        with self._lock:  # checked under the lock: a swap empties _shard for a moment
+            if self._shard is None:
+                return []
+            found = self._shard.query(request)
         return [Hit(str(p.id), float(p.score), p.payload or {}) for p in found]
 
     def count(self, filters: SearchFilters | None = None) -> int:
-        if self._shard is None:
-            return 0
         request = qe.CountRequest(exact=True, filter=edge_filter(filters))
         with self._lock:
-            return int(self._require().count(request))
+            return int(self._shard.count(request)) if self._shard is not None else 0
 
     def indexed_fraction(self) -> float:
         """The share of points already in the HNSW (1.0 when none need it); below 1 searches
