@@ -84,11 +84,7 @@ def back_up(library: Library, destination: Path, keep: int | None = None) -> Bac
     meanwhile is at worst in the index only (a rescan after a restore embeds it again), never
     claimed by the catalog and missing from the index."""
     state = library.model_state()
-    if state.switching:
-        raise ConflictError(
-            f"a model switch to {state.target} is in progress (job {state.job_id}): back up "
-            "when it has finished, or cancel it"
-        )
+    state.refuse_while_switching("back up")
     destination.mkdir(parents=True, exist_ok=True)
     name = _new_name(destination)
     staging = destination / f".{name}.partial"
@@ -134,10 +130,14 @@ def run_backup_job(
     return made
 
 
+def unfinished_backup_jobs(jobs: JobStore) -> list[str]:
+    return [j.id for j in jobs.list() if j.kind == KIND and not j.finished]
+
+
 def abandon_backup_jobs(jobs: JobStore) -> list[str]:
     """After a restart of the only process (the embedded mode): backups it was making will not
     end; say so, so that a new one can start."""
-    abandoned = [j.id for j in jobs.list() if j.kind == KIND and not j.finished]
+    abandoned = unfinished_backup_jobs(jobs)
     for job_id in abandoned:
         jobs.finish(job_id, "failed", "pixseek stopped before the backup was complete")
     return abandoned

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from pixseek.catalog import Catalog
-from pixseek.errors import ConflictError, IndexBackendError
+from pixseek.errors import IndexBackendError
 from pixseek.index.base import IndexPoint, VectorIndex
 from pixseek.modelstate import ModelState, model_id
 from pixseek.photos import point_id
@@ -35,11 +35,7 @@ def copy_index(
     """Copy the active model's vectors, with payloads, of every photo the catalog says is
     indexed. Points are keyed by content hash, so running it again after an interruption
     copies the rest and changes nothing else."""
-    if state.switching:
-        raise ConflictError(
-            f"a model switch to {state.target} is in progress: let it finish (or cancel it) "
-            "before moving the index"
-        )
+    state.refuse_while_switching("move the index")
     vector = model_id(state.active)
     sizes = source.vector_names()
     if vector not in sizes:

@@ -54,6 +54,14 @@ class ModelState:
         """A switch is backfilling, or cut over and not yet done with the old model."""
         return self.job_id is not None
 
+    def refuse_while_switching(self, action: str) -> None:
+        """ConflictError naming the switch and its job, while one is in progress."""
+        if self.switching:
+            raise ConflictError(
+                f"a model switch to {self.target or self.active} is in progress (job "
+                f"{self.job_id}): {action} when it has ended, or cancel it"
+            )
+
     def writing(self) -> list[str]:
         """The models new photos are embedded with: the active one first, then the target."""
         return [self.active] + ([self.target] if self.target else [])
@@ -69,11 +77,7 @@ def model_id(spec: str) -> str:
 
 def check_can_begin(state: ModelState, target: str) -> None:
     """ConflictError while a switch runs, or when target is the active model already."""
-    if state.switching:
-        raise ConflictError(
-            f"a switch to {state.target or state.active} is running (job {state.job_id}); "
-            "wait for it to end or cancel it"
-        )
+    state.refuse_while_switching("switch again")
     if model_id(target) == model_id(state.active):
         raise ConflictError(f"{target} is the active model already")
 

@@ -11,7 +11,7 @@ from werkzeug.datastructures import FileStorage
 from embed import ModelSpecError
 from pixseek import __version__
 from pixseek.backup import KIND as BACKUP_KIND
-from pixseek.backup import list_backups
+from pixseek.backup import list_backups, unfinished_backup_jobs
 from pixseek.catalog import Catalog
 from pixseek.errors import NotFoundError
 from pixseek.jobs import Job
@@ -239,12 +239,10 @@ def start_backup(body: Empty) -> tuple[Response, int]:
     """Back up the catalog, users, uploads and index into a new folder in PIXSEEK_BACKUP_DIR
     (a job); 409 while another backup or a model switch runs."""
     found = services()
-    running = [j for j in found.jobs.list() if j.kind == BACKUP_KIND and not j.finished]
+    running = unfinished_backup_jobs(found.jobs)
     if running:
-        raise ApiError(409, f"a backup is being made already (job {running[0].id})")
-    state = found.library.model_state()
-    if state.switching:
-        raise ApiError(409, f"a model switch is in progress (job {state.job_id}): back up after it")
+        raise ApiError(409, f"a backup is being made already (job {running[0]})")
+    found.library.model_state().refuse_while_switching("back up")  # 409 now, not a failed job
     job = found.jobs.create(BACKUP_KIND, {"directory": str(found.settings.backups_dir)})
     found.send_task(BACKUP, [job.id])
     return jsonify({"job": job.as_dict()}), 202
