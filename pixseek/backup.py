@@ -29,7 +29,7 @@ from typing import Any
 from pixseek import __version__
 from pixseek.catalog import Catalog
 from pixseek.errors import BackupError, ConflictError, PixseekError
-from pixseek.index import open_index
+from pixseek.index import backend_name, open_index
 from pixseek.jobs import JobStore
 from pixseek.library import Library
 from pixseek.lock import DataDirLock
@@ -209,7 +209,7 @@ def restore(settings: Settings, source: Path, force: bool = False) -> RestoreRep
     the embedded mode's lock enforces it; in server mode stop the web app and the workers."""
     started = time.monotonic()
     manifest = verify(source)
-    backend = "qdrant-server" if settings.qdrant_url else "qdrant-edge"
+    backend = backend_name(settings)
     if manifest["backend"] != backend:
         raise BackupError(
             f"the backup holds a {manifest['backend']} index and this library uses {backend}: "

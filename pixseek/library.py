@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from embed import parse_model_spec
 from pixseek.catalog import Catalog
-from pixseek.index import VectorIndex, open_index
+from pixseek.index import VectorIndex, backend_name, open_index
 from pixseek.lock import DataDirLock
 from pixseek.modelstate import ModelState, ModelStore, model_id
 from pixseek.settings import Settings
@@ -141,7 +141,7 @@ class Library:
         state = self.model_state()
         return {
             "data_dir": str(self.settings.data_dir),
-            "backend": "qdrant-server" if self.settings.qdrant_url else "qdrant-edge",
+            "backend": backend_name(self.settings),
             "model": state.active,
             "model_id": model_id(state.active),
             "model_switch": _switch_summary(state),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from pixseek.index.base import (
+    EDGE_BACKEND,
+    SERVER_BACKEND,
     Hit,
     IndexPoint,
     IndexTuning,
@@ -14,8 +16,13 @@ from pixseek.settings import Settings
 
 __all__ = [
     "Hit", "IndexPoint", "IndexTuning", "SearchFilters", "StoredPoint", "VectorIndex",
-    "open_index", "tuning_from",
+    "backend_name", "open_index", "tuning_from",
 ]  # fmt: skip
+
+
+def backend_name(settings: Settings) -> str:
+    """The index backend these settings open: the Qdrant server or the embedded Edge shard."""
+    return SERVER_BACKEND if settings.qdrant_url else EDGE_BACKEND
 
 
 def tuning_from(settings: Settings) -> IndexTuning:

@@ -10,6 +10,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+EDGE_BACKEND, SERVER_BACKEND = "qdrant-edge", "qdrant-server"  # as stats and backups name them
 Shape = Literal["landscape", "portrait", "square"]
 Quantization = Literal["none", "int8"]
 

@@ -22,6 +22,7 @@ import qdrant_edge as qe
 
 from pixseek.errors import DataDirLockedError, IndexBackendError
 from pixseek.index.base import (
+    EDGE_BACKEND,
     PAYLOAD_INDEXES,
     Hit,
     IndexPoint,
@@ -36,7 +37,6 @@ from pixseek.index.edge_filter import edge_filter
 
 log = logging.getLogger(__name__)
 
-BACKEND = "qdrant-edge"
 CONFIG_FILE = "edge_config.json"
 # With int8 vectors: take twice the candidates by the quantized vectors, rescore them with the
 # originals (ignored where nothing is quantized).
@@ -275,7 +275,7 @@ class EdgeIndex:
                 self._shard.flush()
                 shutil.copytree(self.path, directory)
             vectors = self.vector_names()
-        return {"backend": BACKEND, "vectors": vectors}
+        return {"backend": EDGE_BACKEND, "vectors": vectors}
 
     def restore_from(self, directory: Path, saved: dict[str, Any], active: str) -> None:
         """Replace the shard by a copy save_to made (every model's vectors come back)."""

@@ -15,6 +15,7 @@ from qdrant_client.http.exceptions import UnexpectedResponse
 from pixseek.errors import IndexBackendError
 from pixseek.index.base import (
     PAYLOAD_INDEXES,
+    SERVER_BACKEND,
     Hit,
     IndexPoint,
     IndexTuning,
@@ -29,7 +30,6 @@ from pixseek.index.server_snapshots import SnapshotTransfer
 
 log = logging.getLogger(__name__)
 
-BACKEND = "qdrant-server"
 SNAPSHOT_FILE = "collection.snapshot"
 SCHEMA_TYPES = {
     "datetime": models.PayloadSchemaType.DATETIME,
@@ -287,7 +287,7 @@ class QdrantServerIndex:
         self.layout.refresh()
         collection = self.layout.active()
         if collection is None:
-            return {"backend": BACKEND, "collection": None}
+            return {"backend": SERVER_BACKEND, "collection": None}
         vectors = vector_sizes(self.client, collection)
         snapshot = self.client.create_snapshot(collection, wait=True)
         assert snapshot is not None, "wait=True answers the snapshot made"
@@ -298,7 +298,7 @@ class QdrantServerIndex:
         finally:
             self.client.delete_snapshot(collection, snapshot.name, wait=True)
         return {
-            "backend": BACKEND,
+            "backend": SERVER_BACKEND,
             "collection": collection,
             "vectors": vectors,
             "file": SNAPSHOT_FILE,
