@@ -32,5 +32,6 @@ accesslog = "-"
 # Worker heartbeats go to a file; on a container's overlay filesystem writes to it can stall.
 if os.path.isdir("/dev/shm"):
     worker_tmp_dir = "/dev/shm"
-# Behind a reverse proxy that sets X-Forwarded-*, set FORWARDED_ALLOW_IPS to its address
-# (gunicorn reads that variable itself; the default trusts only 127.0.0.1).
+# X-Forwarded-* are believed only as PIXSEEK_TRUSTED_PROXIES says (the app's ProxyFix), not by
+# gunicorn, which by default believes X-Forwarded-Proto from 127.0.0.1.
+forwarded_allow_ips = ""

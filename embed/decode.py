@@ -22,6 +22,7 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError, features
 from PIL.JpegImagePlugin import JpegImageFile
 
 from embed.errors import ImageDecodeError
+from embed.memory import decode_budget
 
 # Pillow's own default bomb threshold (Image.MAX_IMAGE_PIXELS); Pillow only warns there and
 # errors at twice that, but a picture this large is never worth decoding for a search index.
@@ -46,6 +47,22 @@ _WHITE = (255, 255, 255)
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N"})
 _RANGE_MODES = frozenset({"I", "F"})
 _PLAIN_MODES = frozenset({"1", "L", "P", "YCbCr", "LAB", "HSV", "RGBX"})
+# Output rows per strip when reducing: 16 rows of a 13000x13000 picture reduced by 58 are 928
+# input rows, whose converted copy is 48 MB at 4 bytes a pixel.
+_REDUCE_STRIP_ROWS = 16
+# What a decoder holds beside the pixels (zlib window, libtiff strips, a row of filters);
+# measured under 10 MB for 3000x3000 PNGs of every mode.
+_DECODER_WORKSPACE = 16 * 1024 * 1024
+_ORIENTATION_TAG = 0x0112
+_TRANSPOSE_FOR_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 _optional_formats: tuple[str, ...] | None = None
 _register_lock = threading.Lock()
@@ -161,15 +178,25 @@ def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
         )
 
 
-def decode_rgb(image: Image.Image, min_side: int | None = None) -> Image.Image:
+def decode_rgb(
+    image: Image.Image, min_side: int | None = None, max_decoded_pixels: int | None = None
+) -> Image.Image:
     """Decode an image from open_image() into a new 8-bit RGB image, upright per its EXIF.
 
-    With min_side, a JPEG is decoded by libjpeg at the smallest 1/2, 1/4 or 1/8 scale whose
-    both sides stay >= min_side (several times faster than a full decode); other formats are
-    decoded at full size. Transparent areas come out white; 16-bit and float pictures are
+    With min_side, the picture is decoded at the smallest scale whose both sides stay >=
+    min_side: a JPEG by libjpeg at 1/2, 1/4 or 1/8 scale (several times faster than a full
+    decode), any other format decoded whole, then reduced by an integer factor (a box filter),
+    strip by strip, before any conversion, so a picture is held at full size only once, in the
+    mode its file stores. Transparent areas come out white; 16-bit and float pictures are
     scaled to 0..255 rather than clipped; multi-frame files give their first frame. The input
-    may be consumed (drafted, loaded). Raises ImageDecodeError for corrupt or truncated data and
-    for modes that have no RGB meaning.
+    may be consumed (drafted, loaded).
+
+    Every decode reserves its memory from this process's DecodeBudget (embed/memory.py) and
+    waits while other decodes hold it. With max_decoded_pixels, a picture that would still
+    decode to more pixels than that after drafting is refused before any pixel is decoded.
+
+    Raises ImageDecodeError for corrupt or truncated data, for pictures over
+    max_decoded_pixels, and for modes that have no RGB meaning.
     """
     if min_side is not None and min_side < 1:
         raise ValueError(f"min_side must be >= 1, got {min_side}")
@@ -178,8 +205,80 @@ def decode_rgb(image: Image.Image, min_side: int | None = None) -> Image.Image:
             image.seek(0)  # before any draft: seeking rebuilds the tile a draft has scaled
         if min_side is not None:
             _draft(image, min_side)
-        image.load()
-    return _to_rgb(_upright(image))
+    if max_decoded_pixels is not None:
+        _check_decoded_pixels(image.size, max_decoded_pixels)
+    factor = _reduce_factor(image, min_side)
+    with decode_budget().reserve(decode_cost(image.size, image.mode, factor)):
+        with _decoding_errors():
+            image.load()
+            if factor > 1:  # cropping a strip checks the picture's size again: stay quiet
+                return _to_rgb(_transposed(_reduced(image, factor), _orientation(image)))
+        return _to_rgb(_upright(image))
+
+
+def decode_cost(size: tuple[int, int], mode: str, factor: int = 1) -> int:
+    """Bytes a decode holds at its peak: the picture as stored (Pillow keeps 1, 2 or 4 bytes a
+    pixel), and unreduced, its upright, converted and composited copies (4 bytes a pixel each,
+    at most three at once: RGBA over white)."""
+    pixels = size[0] * size[1]
+    stored = pixels * _pixel_bytes(mode) + _DECODER_WORKSPACE
+    if factor > 1:
+        return stored + _REDUCE_STRIP_ROWS * factor * size[0] * 4 + pixels * 4 // factor**2
+    return stored + pixels * 4 * 3
+
+
+def _pixel_bytes(mode: str) -> int:
+    if mode in ("1", "L", "P"):
+        return 1
+    return 2 if mode in _SIXTEEN_BIT_MODES else 4
+
+
+def _check_decoded_pixels(size: tuple[int, int], limit: int) -> None:
+    width, height = size
+    if width * height > limit:
+        raise ImageDecodeError(
+            f"image too large to decode here: {width}x{height} = {width * height / 1e6:.1f} MP "
+            f"at the smallest scale this format decodes to; the limit is {limit / 1e6:.1f} MP "
+            "(send a smaller copy)"
+        )
+
+
+def _reduce_factor(image: Image.Image, min_side: int | None) -> int:
+    """The largest integer factor that keeps both sides >= min_side (1: no reduction). A JPEG
+    is drafted instead: at 1/8 even one at the pixel limit is small."""
+    if min_side is None or isinstance(image, JpegImageFile):
+        return 1
+    return max(min(image.size) // min_side, 1)
+
+
+def _reduced(image: Image.Image, factor: int) -> Image.Image:
+    """The loaded image reduced by factor (box filter), a strip of rows at a time: a mode that
+    must be converted first (palette, 1-bit, 16-bit) is converted one strip at a time, so no
+    second full-size copy is ever made. Keeps the image's info (ICC profile, EXIF)."""
+    width, height = image.size
+    rows = _REDUCE_STRIP_ROWS * factor
+    reduced: Image.Image | None = None
+    for top in range(0, height, rows):
+        strip = _reducible(image.crop((0, top, width, min(top + rows, height)))).reduce(factor)
+        if reduced is None:
+            size = (-(-width // factor), -(-height // factor))
+            reduced = Image.new(strip.mode, size)
+        reduced.paste(strip, (0, top // factor))
+    assert reduced is not None, "an image has at least one row"
+    reduced.info = dict(image.info)
+    return reduced
+
+
+def _reducible(strip: Image.Image) -> Image.Image:
+    """The strip in a mode whose pixels can be averaged, meaning the same picture."""
+    mode = strip.mode
+    if mode in ("P", "PA"):  # averaging palette indices would mix unrelated colours
+        return strip.convert("RGBA" if strip.has_transparency_data else "RGB")
+    if mode == "1":
+        return strip.convert("L")
+    if mode in _SIXTEEN_BIT_MODES:  # as _to_rgb maps them: the high byte
+        return Image.fromarray((np.asarray(strip) >> 8).astype(np.uint8))
+    return strip
 
 
 def _draft(image: Image.Image, min_side: int) -> None:
@@ -210,6 +309,19 @@ def _upright(image: Image.Image) -> Image.Image:
     except _EXIF_ERRORS:
         # a malformed EXIF block must not cost us the picture; it stays as stored
         return image.copy()
+
+
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation exif_transpose would apply to image (1: none)."""
+    try:
+        return int(image.getexif().get(_ORIENTATION_TAG, 1))
+    except (*_EXIF_ERRORS, OSError):
+        return 1
+
+
+def _transposed(image: Image.Image, orientation: int) -> Image.Image:
+    method = _TRANSPOSE_FOR_ORIENTATION.get(orientation)
+    return image.transpose(method) if method is not None else image
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

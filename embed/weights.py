@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -65,6 +66,93 @@ def check_known(spec: ModelSpec) -> None:
         spec.architecture, spec.weights or ""
     ):
         raise ModelSpecError(_unknown_tag_message(spec))
+
+
+def check_local_weights(spec: ModelSpec) -> None:
+    """Raise ModelSpecError unless the weights this machine holds for spec (a weights file,
+    or a local-dir: folder) load into its architecture: the file is a checkpoint torch reads
+    with weights_only (no code in it runs) and every tensor fits the architecture's shapes.
+
+    OpenCLIP's own loader does the fitting on a model built on the meta device, so this costs
+    a read of the file, not the model's memory. Pretrained tags and hub repositories pass
+    (only downloading them tells); a switch to one that then fails to load fails its job."""
+    is_folder = spec.architecture.startswith("local-dir:")
+    if spec.weights_file is None and not is_folder:
+        return
+    if spec.weights_file is not None:
+        _check_checkpoint(spec.weights_file)
+    from embed.model import register_model_configs  # it imports this module
+
+    register_model_configs()
+    import torch
+
+    where = spec.weights_file or spec.architecture.partition(":")[2].strip()
+    try:
+        with warnings.catch_warnings(), torch.device("meta"):
+            warnings.simplefilter("ignore")  # "copying into a meta parameter is a no-op"
+            open_clip.create_model(
+                spec.architecture,
+                pretrained=str(spec.weights_file) if spec.weights_file else None,
+                device="meta",
+            )
+    except Exception as exc:  # OpenCLIP says a misfit with several exception types
+        raise ModelSpecError(
+            f"{where} does not hold weights that fit {spec.architecture}: {_first_lines(exc)}"
+        ) from exc
+
+
+def _check_checkpoint(path: Path) -> None:
+    """ModelSpecError unless path is a checkpoint holding tensors. Memory-mapped: a large file
+    is not read into memory."""
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors import safe_open
+
+            with safe_open(str(path), framework="pt") as opened:
+                names = list(opened.keys())
+        else:
+            names = _tensor_names(_torch_load(path))
+    except Exception as exc:  # torch raises anything from IndexError to UnpicklingError
+        raise ModelSpecError(
+            f"{path} is not a model checkpoint torch can read as weights only: "
+            f"{_first_lines(exc, sentences=1)}"  # torch's advice after it is to run code: no
+        ) from exc
+    if not names:
+        raise ModelSpecError(f"{path} holds no model weights")
+
+
+def _torch_load(path: Path) -> Any:
+    """torch.load with weights only, memory-mapped where the file's format allows it."""
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except RuntimeError as exc:
+        if "mmap" not in str(exc):
+            raise
+    # the legacy (not zip) format cannot be memory-mapped
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _tensor_names(checkpoint: Any) -> list[str]:
+    """The names of the tensors a loaded checkpoint holds (bare, or under "state_dict")."""
+    import torch
+
+    if isinstance(checkpoint, dict) and isinstance(checkpoint.get("state_dict"), dict):
+        checkpoint = checkpoint["state_dict"]
+    if not isinstance(checkpoint, dict):
+        return []
+    return [str(k) for k, v in checkpoint.items() if isinstance(v, torch.Tensor)]
+
+
+def _first_lines(exc: BaseException, limit: int = 400, sentences: int | None = None) -> str:
+    """An exception in a line: its type, and the first two lines (or sentences) of its
+    message."""
+    message = " ".join(line.strip() for line in str(exc).strip().splitlines()[:2])
+    if sentences is not None:
+        message = ". ".join(message.split(". ")[:sentences])
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def hub_reachable(timeout: float = 3.0) -> bool:

@@ -17,6 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from pixseek.jobs import MAX_FAILURES_KEPT, JobCounts
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
     path TEXT PRIMARY KEY,
@@ -29,7 +31,10 @@ CREATE TABLE IF NOT EXISTS files (
     updated_at TEXT NOT NULL,
     job_id TEXT,
     claimed_by TEXT,
-    claimed_at REAL
+    claimed_at REAL,
+    queued_from TEXT,
+    queued_from_size INTEGER,
+    queued_from_mtime_ns INTEGER
 );
 CREATE INDEX IF NOT EXISTS files_sha256 ON files (sha256);
 CREATE INDEX IF NOT EXISTS files_pending ON files (status, job_id) WHERE status = 'pending';
@@ -38,6 +43,16 @@ CREATE TABLE IF NOT EXISTS roots (
     added_at TEXT NOT NULL
 );
 """
+# Columns added after the first release, with their types: a catalog made before gets them
+# when it is opened. job_id stays on a row once its file is processed (the job's counters are
+# counted from the catalog); queued_from* hold what a queued file was before it was queued
+# (status, size, mtime; NULL: new), so a cancelled job can give it back.
+_ADDED_COLUMNS = {
+    "queued_from": "TEXT",
+    "queued_from_size": "INTEGER",
+    "queued_from_mtime_ns": "INTEGER",
+}
+_ADDED_INDEXES = "CREATE INDEX IF NOT EXISTS files_job ON files (job_id, status);"
 
 
 @dataclass(frozen=True)
@@ -96,6 +111,16 @@ class Catalog:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Bring a catalog made by an earlier release up to this schema."""
+        with self._transaction():
+            present = {row[1] for row in self._db.execute("PRAGMA table_info(files)")}
+            for name, kind in _ADDED_COLUMNS.items():
+                if name not in present:
+                    self._db.execute(f"ALTER TABLE files ADD COLUMN {name} {kind}")
+            self._db.execute(_ADDED_INDEXES)
 
     def close(self) -> None:
         with self._lock:
@@ -129,34 +154,83 @@ class Catalog:
         return [row[0] for row in rows]
 
     def mark_indexed(self, items: Sequence[tuple[FileState, str]], model_id: str) -> None:
-        """Record files (with their content hash) as indexed by model_id, in one transaction."""
+        """Record files (with their content hash) as indexed by model_id, in one transaction.
+        A file keeps the job it was queued for, so that job's counters can be counted here."""
         now = _now()
         with self._transaction():
             self._db.executemany(
-                f"INSERT OR REPLACE INTO files ({_WRITE}) "
-                "VALUES (?, ?, ?, ?, 'indexed', ?, NULL, ?)",
+                f"INSERT INTO files ({_WRITE}) VALUES (?, ?, ?, ?, 'indexed', ?, NULL, ?) "
+                + _PROCESSED,
                 [(s.path, s.size, s.mtime_ns, sha, model_id, now) for s, sha in items],
             )
 
     def mark_failed(self, state: FileState, sha256: str | None, error: str) -> None:
-        """Record a file that could not be indexed, with the reason."""
+        """Record a file that could not be indexed, with the reason (keeping its job)."""
         self._write(
-            f"INSERT OR REPLACE INTO files ({_WRITE}) VALUES (?, ?, ?, ?, 'failed', NULL, ?, ?)",
+            f"INSERT INTO files ({_WRITE}) VALUES (?, ?, ?, ?, 'failed', NULL, ?, ?) " + _PROCESSED,
             (state.path, state.size, state.mtime_ns, sha256, error, _now()),
         )
 
     def enqueue(self, states: Sequence[FileState], job_id: str) -> None:
-        """Queue files for a worker. A queued file keeps its old content hash until it is
-        processed, so its old point can still be found and let go of."""
+        """Queue files for a worker. A queued file keeps its old content hash, model and
+        error until it is processed, so its old point can still be found and let go of, and
+        remembers its status, size and mtime from before (see unqueue)."""
         now = _now()
         with self._transaction():
             self._db.executemany(
                 f"INSERT INTO files ({_WRITE}, job_id) VALUES (?, ?, ?, NULL, 'pending', NULL, "
-                "NULL, ?, ?) ON CONFLICT (path) DO UPDATE SET size = excluded.size, "
-                "mtime_ns = excluded.mtime_ns, status = 'pending', error = NULL, "
+                "NULL, ?, ?) ON CONFLICT (path) DO UPDATE SET "
+                # queued again while queued: what it was before the first queueing still counts
+                "queued_from = iif(status = 'pending', queued_from, status), "
+                "queued_from_size = iif(status = 'pending', queued_from_size, size), "
+                "queued_from_mtime_ns = iif(status = 'pending', queued_from_mtime_ns, mtime_ns), "
+                "size = excluded.size, mtime_ns = excluded.mtime_ns, status = 'pending', "
                 "updated_at = excluded.updated_at, job_id = excluded.job_id, claimed_by = NULL",
                 [(s.path, s.size, s.mtime_ns, now, job_id) for s in states],
             )
+
+    def unqueue(self, job_id: str) -> int:
+        """Give a job's queued files that no worker holds back their state from before it
+        queued them: an indexed file is indexed again with its old hash and model (and its old
+        size and mtime, so a changed file is found changed again by the next scan), a new file
+        leaves the catalog (the next scan finds it). How many files went back."""
+        unheld = "status = 'pending' AND job_id = ? AND claimed_by IS NULL"
+        with self._transaction():
+            new = self._db.execute(
+                f"DELETE FROM files WHERE {unheld} AND queued_from IS NULL", (job_id,)
+            ).rowcount
+            known = self._db.execute(
+                "UPDATE files SET status = queued_from, size = queued_from_size, "
+                "mtime_ns = queued_from_mtime_ns, job_id = NULL, queued_from = NULL, "
+                f"queued_from_size = NULL, queued_from_mtime_ns = NULL WHERE {unheld}",
+                (job_id,),
+            ).rowcount
+        return int(new + known)
+
+    def job_counts(self, job_id: str) -> JobCounts:
+        """What the catalog holds of a job's processed files: how many are indexed, and the
+        failed ones with their reasons (the first MAX_FAILURES_KEPT)."""
+        done = self._rows(
+            "SELECT count(*) FROM files WHERE job_id = ? AND status = 'indexed'", (job_id,)
+        )[0][0]
+        failed = self._rows(
+            "SELECT count(*) FROM files WHERE job_id = ? AND status = 'failed'", (job_id,)
+        )[0][0]
+        failures = self._rows(
+            "SELECT path, coalesce(error, '') FROM files WHERE job_id = ? AND status = 'failed' "
+            "ORDER BY path LIMIT ?",
+            (job_id, MAX_FAILURES_KEPT),
+        )
+        return JobCounts(int(done), int(failed), [(path, error) for path, error in failures])
+
+    def claimed_count(self, job_id: str) -> int:
+        """A job's queued files some worker holds now."""
+        rows = self._rows(
+            "SELECT count(*) FROM files WHERE status = 'pending' AND job_id = ? "
+            "AND claimed_by IS NOT NULL",
+            (job_id,),
+        )
+        return int(rows[0][0])
 
     def claim(self, limit: int, worker: str, job_id: str | None = None) -> list[Claimed]:
         """Take up to limit queued files (of one job, or of any) for this worker, atomically."""
@@ -274,6 +348,14 @@ class Catalog:
 
 _COLUMNS = "path, size, mtime_ns, sha256, status, model_id, error"
 _WRITE = "path, size, mtime_ns, sha256, status, model_id, error, updated_at"
+# A processed file: its new state; it keeps its job_id, and is no longer claimed or queued.
+_PROCESSED = (
+    "ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, "
+    "sha256 = excluded.sha256, status = excluded.status, model_id = excluded.model_id, "
+    "error = excluded.error, updated_at = excluded.updated_at, claimed_by = NULL, "
+    "claimed_at = NULL, queued_from = NULL, queued_from_size = NULL, "
+    "queued_from_mtime_ns = NULL"
+)
 
 
 def _now() -> str:

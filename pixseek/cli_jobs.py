@@ -9,8 +9,10 @@ import time
 import click
 from tqdm import tqdm
 
+from pixseek.catalog import Catalog
 from pixseek.cli_support import reports_errors
 from pixseek.errors import NotFoundError
+from pixseek.jobrunner import FILE_JOB_KINDS, cancel_file_job
 from pixseek.jobs import Job, JobStore
 from pixseek.jobstores import open_job_store
 from pixseek.settings import Settings
@@ -57,13 +59,24 @@ def show_job(settings: Settings, job_id: str, as_json: bool) -> None:
 @click.pass_obj
 @reports_errors
 def cancel_job(settings: Settings, job_id: str) -> None:
-    """Ask the workers to stop a job; they stop after the file in hand."""
+    """Stop a job; workers stop within the model batch in hand, and its unprocessed files go
+    back to where they were (a job no worker is processing ends at once)."""
     store = open_job_store(settings)
     job = get_job(store, job_id)
-    if not store.request_cancel(job.id):
+    if not _cancel(settings, store, job):
         click.echo(f"job {job.id} had already ended ({job.state})")
         return
     click.echo(f"cancelling job {job.id}: {job.done + job.failed} of {job.total} files processed")
+
+
+def _cancel(settings: Settings, store: JobStore, job: Job) -> bool:
+    if job.kind not in FILE_JOB_KINDS:
+        return store.request_cancel(job.id)
+    catalog = Catalog(settings.catalog_path)
+    try:
+        return cancel_file_job(store, catalog, job.id)
+    finally:
+        catalog.close()
 
 
 def get_job(store: JobStore, job_id: str) -> Job:

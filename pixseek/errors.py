@@ -33,6 +33,10 @@ class UploadError(PixseekError):
     """An uploaded file was refused (too large, not an image, a format pixseek cannot read)."""
 
 
+class UploadTooLargeError(UploadError):
+    """An uploaded file passed the size limit while it arrived; the request ends there."""
+
+
 class ConflictError(PixseekError):
     """The action collides with one in progress (a model switch while another one runs)."""
 

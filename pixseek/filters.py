@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -30,11 +31,22 @@ def build_filters(
         taken_from=date_bound(after, "after", end_of_day=False),
         taken_until=date_bound(before, "before", end_of_day=True),
         cameras=tuple(" ".join(c.lower().split()) for c in cameras if c.strip()),
-        folders=tuple(str(Path(f).expanduser().resolve()) for f in folders if str(f).strip()),
+        folders=tuple(folder_path(f) for f in folders if str(f).strip()),
         formats=tuple(_format(f) for f in formats if f.strip()),
         shapes=tuple(_shape(s) for s in shapes),
         has_location=has_location,
     )
+
+
+def folder_path(folder: str | Path) -> str:
+    """A folder as the index stores paths: absolute, ~ expanded, symlinks resolved. A folder that
+    exists nowhere only matches nothing; QueryError for one no filesystem can name (NUL byte).
+    os.path, not pathlib: Path.expanduser raises for an unknown ~user and Path.resolve for a
+    symlink loop, where these leave the path as it is."""
+    text = str(folder)
+    if "\x00" in text:
+        raise QueryError(f"folder {text!r} contains a NUL byte")
+    return os.path.realpath(os.path.expanduser(text))
 
 
 def date_bound(value: str | None, name: str, end_of_day: bool) -> str | None:
@@ -51,6 +63,8 @@ def date_bound(value: str | None, name: str, end_of_day: bool) -> str | None:
         return datetime.fromisoformat(value).replace(tzinfo=None).isoformat()
     except ValueError:
         raise QueryError(f"{name} {value!r} is not a date (YYYY-MM-DD) or ISO datetime") from None
+    except OverflowError:  # the day after 9999-12-31
+        raise QueryError(f"{name} {value!r} is out of range") from None
 
 
 def _format(value: str) -> str:

@@ -88,7 +88,8 @@ class Failed:
     reason: str
 
 
-StopFn = Callable[[], bool]
+# Whether to stop; fresh=True asks the source now rather than trusting a recent answer
+StopFn = Callable[[bool], bool]
 BatchFn = Callable[[list[str], list[tuple[str, str]]], None]  # paths done, (path, reason) failed
 
 
@@ -155,7 +156,8 @@ class Ingester:
         """Index files; records: what the catalog knew of them before (old content hashes).
 
         on_batch(done_paths, failures) is told after each step that wrote to the index;
-        should_stop is asked between files, and a True ends the run early with what was written.
+        should_stop is asked between files and (fresh) before each model batch; a True ends the
+        run early with what was written: decoded files not embedded yet are left unprocessed.
         """
         report = IndexReport()
         if not files:
@@ -204,6 +206,8 @@ class Ingester:
                 if isinstance(item, Prepared):
                     batch.append(item)
                     if len(batch) >= self.settings.batch_size:
+                        if run.stopping(fresh=True):
+                            break
                         self._embed(batch, run)
                         batch = []
                 elif isinstance(item, Known):
@@ -211,10 +215,12 @@ class Ingester:
                 else:
                     self._fail(item, run)
                 run.progress(done, len(files))
-                if run.should_stop is not None and run.should_stop():
-                    pool.shutdown(wait=True, cancel_futures=True)
+                if run.stopping(fresh=False):
                     break
-            self._embed(batch, run)
+            else:
+                if not run.stopping(fresh=True):
+                    self._embed(batch, run)
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def _prepare(
         self, state: FileState, known_shas: set[str], side: int
@@ -323,6 +329,9 @@ class _Run:
     known_shas: set[str]  # contents this model has embedded: only their paths need recording
     ensured: set[str]  # models whose vector space this run has made sure of
     side: int  # the largest input side of the models: decoding keeps that much
+
+    def stopping(self, fresh: bool) -> bool:
+        return self.should_stop is not None and self.should_stop(fresh)
 
     def told(self, done: list[str], failures: list[tuple[str, str]]) -> None:
         if self.on_batch is not None:

@@ -67,6 +67,17 @@ class Job:
         return data
 
 
+@dataclass(frozen=True)
+class JobCounts:
+    """A job's processed files, counted from the catalog when the job ends: the counters
+    recorded along the way can miss a batch (a worker killed between writing and counting, a
+    job store that lost writes), the catalog cannot."""
+
+    done: int
+    failed: int
+    failures: list[tuple[str, str]]  # (path, reason), the first MAX_FAILURES_KEPT
+
+
 def new_job(kind: str, detail: dict[str, Any] | None = None) -> Job:
     return Job(id=uuid.uuid4().hex[:12], kind=kind, detail=detail or {}, created_at=time.time())
 
@@ -90,10 +101,14 @@ class JobStore(Protocol):
         """Count more files into the job; planned=True when no more will be added."""
 
     def record(self, job_id: str, done: int, failures: Sequence[tuple[str, str]] = ()) -> None:
-        """Count processed files: done succeeded, failures failed with their reasons."""
+        """Count processed files: done succeeded, failures failed with their reasons. A job
+        that has ended counts nothing more (its counts were settled when it ended)."""
 
-    def finish(self, job_id: str, state: State, error: str | None = None) -> bool:
-        """Move an unfinished job to a final state; False when it had finished already."""
+    def finish(
+        self, job_id: str, state: State, error: str | None = None, counts: JobCounts | None = None
+    ) -> bool:
+        """Move an unfinished job to a final state, with counts (when given) replacing its
+        counters and failures in the same step; False when it had finished already."""
 
     def request_cancel(self, job_id: str) -> bool:
         """Ask the workers to stop the job; False when it had finished already."""

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pixseek.jobs import FINAL_STATES, MAX_FAILURES_KEPT, Job, State, new_job
+from pixseek.catalog import transaction
+from pixseek.jobs import FINAL_STATES, MAX_FAILURES_KEPT, Job, JobCounts, State, new_job
 from pixseek.settings import Settings
 
 SQLITE_SCHEMA = """
@@ -26,6 +27,7 @@ CREATE TABLE IF NOT EXISTS job_failures (
 );
 CREATE INDEX IF NOT EXISTS job_failures_job ON job_failures (job_id);
 """
+_FINALS = ", ".join(f"'{s}'" for s in sorted(FINAL_STATES))
 _SQL_FIELDS = (
     "id, kind, state, detail, total, done, failed, planned, cancel_requested, error, "
     "created_at, started_at, finished_at"
@@ -87,30 +89,42 @@ class SqliteJobStore:
         )
 
     def record(self, job_id: str, done: int, failures: Sequence[tuple[str, str]] = ()) -> None:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute(
-                "UPDATE jobs SET done = done + ?, failed = failed + ? WHERE id = ?",
+        with transaction(self._db, self._lock):
+            counted = self._db.execute(
+                "UPDATE jobs SET done = done + ?, failed = failed + ? "
+                f"WHERE id = ? AND state NOT IN ({_FINALS})",
                 (done, len(failures), job_id),
-            )
-            self._db.executemany(
-                "INSERT INTO job_failures VALUES (?, ?, ?)", [(job_id, p, r) for p, r in failures]
-            )
-            self._db.execute("COMMIT")
+            ).rowcount
+            if counted:
+                self._add_failures(job_id, failures)
 
-    def finish(self, job_id: str, state: State, error: str | None = None) -> bool:
-        finals = ", ".join(f"'{s}'" for s in FINAL_STATES)
-        cursor = self._execute(
-            f"UPDATE jobs SET state = ?, error = ?, finished_at = ?, "
-            f"started_at = coalesce(started_at, ?) WHERE id = ? AND state NOT IN ({finals})",
-            (state, error, time.time(), time.time(), job_id),
+    def finish(
+        self, job_id: str, state: State, error: str | None = None, counts: JobCounts | None = None
+    ) -> bool:
+        now = time.time()
+        with transaction(self._db, self._lock):
+            ended = self._db.execute(
+                "UPDATE jobs SET state = ?, error = ?, finished_at = ?, "
+                f"started_at = coalesce(started_at, ?) WHERE id = ? AND state NOT IN ({_FINALS})",
+                (state, error, now, now, job_id),
+            ).rowcount
+            if ended and counts is not None:
+                self._db.execute(
+                    "UPDATE jobs SET done = ?, failed = ? WHERE id = ?",
+                    (counts.done, counts.failed, job_id),
+                )
+                self._db.execute("DELETE FROM job_failures WHERE job_id = ?", (job_id,))
+                self._add_failures(job_id, counts.failures)
+        return ended == 1
+
+    def _add_failures(self, job_id: str, failures: Sequence[tuple[str, str]]) -> None:
+        self._db.executemany(
+            "INSERT INTO job_failures VALUES (?, ?, ?)", [(job_id, p, r) for p, r in failures]
         )
-        return cursor.rowcount == 1
 
     def request_cancel(self, job_id: str) -> bool:
-        finals = ", ".join(f"'{s}'" for s in FINAL_STATES)
         cursor = self._execute(
-            f"UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND state NOT IN ({finals})",
+            f"UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND state NOT IN ({_FINALS})",
             (job_id,),
         )
         return cursor.rowcount == 1
@@ -177,17 +191,21 @@ class RedisJobStore:
 
     def record(self, job_id: str, done: int, failures: Sequence[tuple[str, str]] = ()) -> None:
         key = self._key(job_id)
-        pipe = self.redis.pipeline()
-        pipe.hincrby(key, "done", done)
-        pipe.hincrby(key, "failed", len(failures))
-        if failures:
-            pipe.rpush(f"{key}:failures", *[json.dumps([p, r]) for p, r in failures])
-            pipe.ltrim(f"{key}:failures", 0, MAX_FAILURES_KEPT - 1)
-        pipe.execute()
+        self.redis.eval(
+            _RECORD, 2, key, f"{key}:failures", done, MAX_FAILURES_KEPT,
+            *[json.dumps([p, r]) for p, r in failures],
+        )  # fmt: skip
 
-    def finish(self, job_id: str, state: State, error: str | None = None) -> bool:
+    def finish(
+        self, job_id: str, state: State, error: str | None = None, counts: JobCounts | None = None
+    ) -> bool:
         key = self._key(job_id)
-        changed = self._eval(_FINISH, key, state, error or "", time.time())
+        settled = [] if counts is None else [counts.done, counts.failed]
+        failures = [] if counts is None else [json.dumps([p, r]) for p, r in counts.failures]
+        changed = self.redis.eval(
+            _FINISH, 2, key, f"{key}:failures", state, error or "", time.time(),
+            len(settled), *settled, *failures,
+        )  # fmt: skip
         return bool(changed)
 
     def request_cancel(self, job_id: str) -> bool:
@@ -208,12 +226,28 @@ if ARGV[3] ~= '' and state ~= ARGV[3] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 """
+# KEYS: the job, its failures. ARGV: state, error, time, 0 or 2, [done, failed], failures...
 _FINISH = """
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state or state == 'done' or state == 'failed' or state == 'cancelled' then return 0 end
 redis.call('HSET', KEYS[1], 'state', ARGV[1], 'finished_at', ARGV[3])
 redis.call('HSETNX', KEYS[1], 'started_at', ARGV[3])
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'error', ARGV[2]) end
+if ARGV[4] == '2' then
+  redis.call('HSET', KEYS[1], 'done', ARGV[5], 'failed', ARGV[6])
+  redis.call('DEL', KEYS[2])
+  for i = 7, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+end
+return 1
+"""
+# KEYS: the job, its failures. ARGV: done, how many failures to keep, failures...
+_RECORD = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state or state == 'done' or state == 'failed' or state == 'cancelled' then return 0 end
+redis.call('HINCRBY', KEYS[1], 'done', ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'failed', #ARGV - 2)
+for i = 3, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+if #ARGV > 2 then redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[2]) - 1) end
 return 1
 """
 

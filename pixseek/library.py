@@ -7,7 +7,8 @@ import threading
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from embed import parse_model_spec
+from embed import EmbedError, ModelUnavailableError, parse_model_spec
+from embed.memory import set_decode_budget
 from pixseek.catalog import Catalog
 from pixseek.index import VectorIndex, backend_name, open_index
 from pixseek.lock import DataDirLock
@@ -39,8 +40,11 @@ class Library:
         self._embedders: dict[str, Embedder] = {}  # by model id
         self._embedders_lock = threading.Lock()
         self._warming: set[str] = set()
+        self._unloadable: set[tuple[str | None, str]] = set()  # (switch job, model) failed
 
     def open(self) -> Library:
+        # every process that decodes images opens a library first; memory is the process's
+        set_decode_budget(self.settings.decode_memory_bytes)
         if self.settings.index_is_exclusive:
             self._lock.acquire()
         try:
@@ -93,8 +97,36 @@ class Library:
         return self.embedder_for(state.active)
 
     def writing_embedders(self) -> list[Embedder]:
-        """The models new photos are embedded with: the active one, and a switch's target."""
-        return [self.embedder_for(spec) for spec in self.model_state().writing()]
+        """The models new photos are embedded with: the active one, and a switch's target.
+
+        A target that cannot load is left out (and not tried again while the switch lasts):
+        it fails its switch job (the switch step loads it too), never the ingest of the
+        active model. Points written meanwhile lack its vector, which the backfill gives them."""
+        state = self.model_state()
+        writing = [self.embedder_for(state.active)]
+        if state.target and (state.job_id, state.target) not in self._unloadable:
+            try:
+                writing.append(self.loaded_embedder(state.target))
+            except EmbedError as exc:
+                self._unloadable.add((state.job_id, state.target))
+                log.error("new photos are embedded without %s, which cannot load: %s",
+                          state.target, exc)  # fmt: skip
+        return writing
+
+    def loaded_embedder(self, spec: str) -> Embedder:
+        """The embedder of a model spec, loaded. Whatever goes wrong while loading (a file
+        torch cannot read raises anything from IndexError to UnpicklingError) comes out as an
+        EmbedError saying which model could not load."""
+        embedder = self.embedder_for(spec)
+        try:
+            embedder.load()
+        except EmbedError:
+            raise
+        except Exception as exc:  # see above: a bad weights file raises any exception type
+            raise ModelUnavailableError(
+                f"model {spec} cannot load: {type(exc).__name__}: {exc}"
+            ) from exc
+        return embedder
 
     def embedder_for(self, spec: str) -> Embedder:
         """The embedder of a model spec, made once per process (it loads on first use)."""

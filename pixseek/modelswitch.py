@@ -60,14 +60,17 @@ def request_switch(
 ) -> Job:
     """Start switching to the model spec names; the job to send the first step for.
 
-    Raises ModelSpecError for a spec nothing could load, ConflictError while a switch runs or
-    when spec is the active model already."""
-    from embed.weights import check_known  # open_clip: only when a switch is asked for
+    Raises ModelSpecError for a spec nothing could load (weights on this machine are loaded
+    into the architecture to be sure of it), ConflictError while a switch runs or when spec is
+    the active model already."""
+    from embed.weights import check_known, check_local_weights  # open_clip: only when asked
 
     spec = spec.strip()
-    check_known(parse_model_spec(spec))
+    model = parse_model_spec(spec)
+    check_known(model)
     state = library.model_state()
     check_can_begin(state, spec)
+    check_local_weights(model)  # seconds for a large file: after the cheap refusals
     job = jobs.create(KIND, {"from": state.active, "to": spec})
     try:
         library.models.begin(spec, job.id, configured)
@@ -118,7 +121,7 @@ def switch_step(library: Library, jobs: JobStore, job_id: str, walk: Walk, claim
     if job.cancel_requested:
         abandon_switch(library, jobs, job_id)
         return Step()
-    target = library.embedder_for(state.target)
+    target = library.loaded_embedder(state.target)  # one that cannot load fails the switch
     library.index.ensure_vector(target.model_id, target.dim)
     _plan(library, jobs, job)
     points, following = library.index.lacking_vector(target.model_id, claim, walk.start)
@@ -180,7 +183,7 @@ def _fill_the_rest(library: Library, jobs: JobStore, job_id: str, spec: str, cla
     """Points still without the model's vector get it (written by the old model alone after
     the backfill passed them); photos no file can give it leave the index, and their files
     count as failed."""
-    model = library.embedder_for(spec)
+    model = library.loaded_embedder(spec)
     start: str | None = None
     while True:
         points, start = library.index.lacking_vector(model.model_id, claim, start)

@@ -51,6 +51,9 @@ class SearchRequest:
     cutoff: float = 0.9  # date sorts keep hits with score >= cutoff * best score
     liked: tuple[str, ...] = ()  # photo ids: like/dislike refinement
     disliked: tuple[str, ...] = ()
+    # image terms decoding to more pixels (after JPEG scaling) are refused: a small PNG can
+    # hold a picture whose decode takes gigabytes
+    image_max_pixels: int | None = None
 
     @property
     def rated(self) -> bool:
@@ -98,7 +101,7 @@ def _candidates(
     nearest-neighbour search for the composed vector."""
     filters = _replace_exclusions(request.filters, _excluded_ids(request))
     if not request.rated:
-        vector = compose_vector(request.terms, embedder, index)
+        vector = compose_vector(request.terms, embedder, index, request.image_max_pixels)
         threshold = request.score_threshold
         return index.search(embedder.model_id, vector, filters, limit, offset, threshold)
     positives, negatives = _examples(request, embedder, index)
@@ -116,7 +119,8 @@ def _examples(
     negative ones (the disliked photos)."""
     positives = list(_stored_vectors(request.liked, embedder, index))
     if request.terms:
-        positives.insert(0, compose_vector(request.terms, embedder, index))
+        vector = compose_vector(request.terms, embedder, index, request.image_max_pixels)
+        positives.insert(0, vector)
     return positives, list(_stored_vectors(request.disliked, embedder, index))
 
 
@@ -154,13 +158,16 @@ def _taken_at(hit: Hit) -> str:
 
 
 def compose_vector(
-    terms: Sequence[QueryTerm], embedder: Embedder, index: VectorIndex
+    terms: Sequence[QueryTerm],
+    embedder: Embedder,
+    index: VectorIndex,
+    image_max_pixels: int | None = None,
 ) -> np.ndarray:
     """The normalised weighted sum of the terms' embeddings."""
     vectors = np.concatenate(
         [
             _text_vectors(terms, embedder),
-            _image_vectors(terms, embedder),
+            _image_vectors(terms, embedder, image_max_pixels),
             _photo_vectors(terms, embedder, index),
         ]
     )
@@ -179,14 +186,16 @@ def _text_vectors(terms: Sequence[QueryTerm], embedder: Embedder) -> np.ndarray:
     return embedder.embed_texts([str(t.value) for t in terms if t.kind == "text"])
 
 
-def _image_vectors(terms: Sequence[QueryTerm], embedder: Embedder) -> np.ndarray:
-    images = [_decode(t.value, embedder.image_size) for t in terms if t.kind == "image"]
+def _image_vectors(
+    terms: Sequence[QueryTerm], embedder: Embedder, max_pixels: int | None
+) -> np.ndarray:
+    images = [_decode(t.value, embedder.image_size, max_pixels) for t in terms if t.kind == "image"]
     return embedder.embed_images(images)
 
 
-def _decode(source: str | bytes | Path, min_side: int) -> Image.Image:
+def _decode(source: str | bytes | Path, min_side: int, max_pixels: int | None) -> Image.Image:
     with open_image(source) as image:
-        return decode_rgb(image, min_side=min_side)
+        return decode_rgb(image, min_side=min_side, max_decoded_pixels=max_pixels)
 
 
 def _photo_vectors(

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=32, ge=1, le=1024)
     decode_threads: int = Field(default=1, ge=1, le=64)
     max_image_pixels: int = Field(default=DEFAULT_MAX_PIXELS, ge=1)
+    # decoded pixels held at once by this process's decodes, in MB; 0: a 16th of the memory,
+    # between 256 MB and 1 GB (embed/memory.py)
+    decode_memory_mb: int = Field(default=0, ge=0, le=1024 * 1024)
+    # a search-by-image picture that decodes (after JPEG scaling) to more pixels is refused
+    query_max_pixels: int = Field(default=40_000_000, ge=1)
     qdrant_url: str | None = None
     qdrant_api_key: SecretStr | None = None
     qdrant_collection: str = Field(default="pixseek", min_length=1)
@@ -48,6 +53,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"  # where `pixseek serve` listens
     port: int = Field(default=8467, ge=0, le=65535)
     web_workers: int = Field(default=2, ge=1, le=64)  # gunicorn processes in server mode
+    # proxies in front whose X-Forwarded-For/-Proto/-Host are believed; 0: those headers ignored
+    trusted_proxies: int = Field(default=0, ge=0, le=10)
     auth: Literal["auto", "on", "off"] = "auto"  # auto: open only embedded on loopback
     secret_key: SecretStr | None = None  # signs sessions; required whenever auth is on
     admin_password: SecretStr | None = None  # creates or updates the `admin` user
@@ -69,6 +76,11 @@ class Settings(BaseSettings):
     @classmethod
     def _expand_user(cls, value: Path | None) -> Path | None:
         return value.expanduser().resolve() if value is not None else None
+
+    @property
+    def decode_memory_bytes(self) -> int | None:
+        """The decode budget in bytes; None: sized from the machine's memory."""
+        return self.decode_memory_mb * 1024 * 1024 or None
 
     @property
     def model_spec(self) -> ModelSpec:

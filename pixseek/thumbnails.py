@@ -15,8 +15,9 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from PIL import Image
@@ -65,6 +66,40 @@ def thumbnail_path(thumbs_dir: Path, sha256: str, size_name: str) -> Path:
     if size_name not in SIZES:
         raise ValueError(f"unknown thumbnail size {size_name!r}; known: {', '.join(SIZES)}")
     return thumbs_dir / sha256[:2] / f"{sha256}-{size_name}.webp"
+
+
+class _Makers:
+    """One lock per content hash while someone makes its thumbnails, dropped once unused."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}
+        self._guard = threading.Lock()
+
+    @contextlib.contextmanager
+    def one_at_a_time(self, sha256: str) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._locks.get(sha256, (threading.Lock(), 0))
+            self._locks[sha256] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._locks[sha256]
+                if users == 1:
+                    del self._locks[sha256]
+                else:
+                    self._locks[sha256] = (lock, users - 1)
+
+
+_makers = _Makers()
+
+
+def one_maker(sha256: str) -> contextlib.AbstractContextManager[None]:
+    """Held while making a photo's missing thumbnails: a second request for them waits for the
+    first and finds them made, instead of decoding the photo again (a big PNG decode holds
+    hundreds of MB; eight viewers opening it at once would hold eight times that)."""
+    return _makers.one_at_a_time(sha256)
 
 
 def decode_side_for(

@@ -7,6 +7,8 @@ still tells them apart, and each can carry EXIF orientation, capture date, camer
 from __future__ import annotations
 
 import random
+import struct
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -131,4 +133,23 @@ def write_corrupt(path: Path, kind: str) -> Path:
         path.write_bytes(b"")
     else:
         raise ValueError(kind)
+    return path
+
+
+def write_huge_flat_png(path: Path, side: int, colour: tuple[int, int, int]) -> Path:
+    """A side x side RGB PNG of one colour, written row by row (no picture in memory): a few
+    hundred KB on disk that decode to side * side * 4 bytes, the small image that exhausts a
+    server's memory when it is decoded naively."""
+    row = b"\x00" + bytes(colour) * side  # filter type 0, then the pixels
+    packer = zlib.compressobj(6)
+    data = bytearray()
+    for _ in range(side):
+        data += packer.compress(row)
+    data += packer.flush()
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
+    with path.open("wb") as out:
+        out.write(b"\x89PNG\r\n\x1a\n")
+        for kind, body in ((b"IHDR", header), (b"IDAT", bytes(data)), (b"IEND", b"")):
+            out.write(struct.pack(">I", len(body)) + kind + body)
+            out.write(struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
     return path

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
 from werkzeug.datastructures import FileStorage
+from werkzeug.formparser import parse_form_data
 
 from embed import ModelSpecError
 from pixseek import __version__
@@ -14,20 +15,19 @@ from pixseek.backup import KIND as BACKUP_KIND
 from pixseek.backup import list_backups, unfinished_backup_jobs
 from pixseek.catalog import Catalog
 from pixseek.errors import NotFoundError
+from pixseek.jobrunner import FILE_JOB_KINDS, cancel_file_job
 from pixseek.jobs import Job
 from pixseek.modelstate import model_id
 from pixseek.modelswitch import KIND as MODEL_SWITCH
 from pixseek.modelswitch import request_switch
 from pixseek.photos import point_id
-from pixseek.uploads import UploadError, store_upload
-from web import auth
+from pixseek.tasknames import BACKUP, REINDEX, SCAN, SWITCH  # the web never imports the tasks
+from pixseek.uploads import UploadError, UploadReceiver, place_upload
+from web import answers, auth
 from web.api_search import services
-from web.validation import ApiError, endpoint, openapi_document
+from web.validation import Answer, ApiError, Name, Text, endpoint, openapi_document
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/v1")
-# task names; the web never imports the tasks
-SCAN, REINDEX, SWITCH = "pixseek.scan", "pixseek.reindex", "pixseek.model_switch"
-BACKUP = "pixseek.backup"
 
 
 class Empty(BaseModel):
@@ -43,7 +43,7 @@ class ReindexBody(BaseModel):
 
 class ModelBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    model: str = Field(
+    model: Text = Field(
         min_length=1,
         max_length=1000,
         description="the model to switch to, as PIXSEEK_MODEL takes it "
@@ -58,17 +58,28 @@ class JobsQuery(BaseModel):
 
 class TokenBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=100)
+    name: Name = Field(min_length=1, max_length=100)
     role: Literal["viewer", "admin"] = "viewer"
 
 
-@endpoint(bp, "/health", role=None)
+class UploadForm(BaseModel):
+    """The multipart body of an upload (read by the view as it streams, not validated here)."""
+
+    files: list[bytes] = Field(
+        min_length=1, description="image files (JPEG, PNG, WebP, GIF, BMP, TIFF, HEIF, AVIF)"
+    )
+
+
+@endpoint(bp, "/health", role=None, response=answers.Health)
 def health() -> Response:
     """The process answers."""
     return jsonify({"status": "ok"})
 
 
-@endpoint(bp, "/ready", role=None)
+@endpoint(
+    bp, "/ready", role=None, response=answers.Ready,
+    answers={503: Answer("not ready: a check is not ok", answers.Ready)},
+)  # fmt: skip
 def ready() -> tuple[Response, int]:
     """Whether this process can serve searches: index, job store and model."""
     found = services()
@@ -89,34 +100,78 @@ def _check(probe: Any) -> str:
     return "ok"
 
 
-@endpoint(bp, "/openapi.json", role=None)
+@endpoint(bp, "/openapi.json", role=None, response=answers.OpenApiDocument)
 def openapi() -> Response:
     """This document."""
-    return jsonify(openapi_document("pixseek", __version__))
+    session_cookie = current_app.config["SESSION_COOKIE_NAME"]
+    document = openapi_document("pixseek", __version__, session_cookie, auth.CSRF_HEADER)
+    form = document["components"]["schemas"][UploadForm.__name__]["properties"]["files"]
+    form["maxItems"] = services().settings.upload_max_files  # a setting: more answer 413
+    return jsonify(document)
 
 
-@endpoint(bp, "/me", role="viewer")
+@endpoint(bp, "/me", role="viewer", response=answers.Me)
 def me() -> Response:
     """Who is asking, with which role."""
     user = auth.require_role("viewer")
     return jsonify({"user": user.name, "role": user.role, "auth": auth.enabled()})
 
 
-@endpoint(bp, "/uploads", "POST", role="admin", status=202)
+@endpoint(
+    bp, "/uploads", "POST", role="admin", form=UploadForm, status=202,
+    response=answers.UploadAnswer,
+    answers={
+        400: "a body that is not a readable multipart form",
+        413: "more files (PIXSEEK_UPLOAD_MAX_FILES) or bytes (PIXSEEK_UPLOAD_MAX_BYTES) "
+        "than this server accepts",
+        422: "no file in the multipart field `files`",
+    },
+)  # fmt: skip
 def upload() -> tuple[Response, int]:
-    """Add photos (multipart field `files`): stored by content, then indexed by a job."""
-    files = request.files.getlist("files")
+    """Add photos (multipart field `files`): stored by content, then indexed by a job. The
+    files are written into the store as they arrive; one over PIXSEEK_UPLOAD_MAX_BYTES ends
+    the request with 413 and nothing of it is kept."""
+    settings = services().settings
+    receiver = UploadReceiver(settings.uploads_dir, settings.upload_max_bytes)
+    try:
+        files = _received_files(receiver)
+        outcomes = [_store(file) for file in files]
+    finally:
+        receiver.close()  # the temporary names; what was placed has its own
+    queued = [o.pop("_path") for o in outcomes if o["status"] == "queued"]
+    job = _index_job(queued, "upload") if queued else None
+    body = {"job": job.as_dict() if job else None, "files": outcomes}
+    return jsonify(body), 202
+
+
+def _received_files(receiver: UploadReceiver) -> list[FileStorage]:
+    """The multipart body's `files`, each streamed into the store by the receiver."""
     limit = services().settings.upload_max_files
+
+    def into_store(
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> Any:  # werkzeug's stream factory: a writable, seekable file
+        return receiver.open(filename)
+
+    try:
+        _, _, parts = parse_form_data(
+            request.environ, stream_factory=into_store, silent=False,
+            max_content_length=request.max_content_length,
+            max_form_memory_size=current_app.config["MAX_FORM_MEMORY_SIZE"],
+            max_form_parts=current_app.config["MAX_FORM_PARTS"],
+        )  # fmt: skip
+    except ValueError as exc:  # werkzeug: a body that is not multipart/form-data as it says
+        raise ApiError(400, f"the body is not a readable multipart form: {exc}") from None
+    files = parts.getlist("files")
     if not files:
         raise ApiError(422, "send one or more files in the multipart field 'files'",
                        [{"field": "files", "message": "no file"}])  # fmt: skip
     if len(files) > limit:
         raise ApiError(413, f"at most {limit} files per request (PIXSEEK_UPLOAD_MAX_FILES)")
-    outcomes = [_store(file) for file in files]
-    queued = [o.pop("_path") for o in outcomes if o["status"] == "queued"]
-    job = _index_job(queued, "upload") if queued else None
-    body = {"job": job.as_dict() if job else None, "files": outcomes}
-    return jsonify(body), 202
+    return files
 
 
 def _store(file: FileStorage) -> dict[str, Any]:
@@ -124,9 +179,7 @@ def _store(file: FileStorage) -> dict[str, Any]:
     outcome: dict[str, Any] = {"filename": file.filename or "", "status": "failed", "id": None,
                                "sha256": None, "duplicate_of": None, "reason": None}  # fmt: skip
     try:
-        stored = store_upload(
-            file.stream, settings.uploads_dir, settings.upload_max_bytes, settings.max_image_pixels
-        )
+        stored = place_upload(file.stream, settings.max_image_pixels)  # type: ignore[arg-type]
     except UploadError as exc:
         return outcome | {"reason": str(exc)}
     outcome |= {"id": point_id(stored.sha256), "sha256": stored.sha256}
@@ -150,23 +203,31 @@ def _index_job(paths: list[str], kind: str) -> Job:
     return job
 
 
-@endpoint(bp, "/jobs", query=JobsQuery)
+@endpoint(bp, "/jobs", query=JobsQuery, response=answers.JobList)
 def jobs(query: JobsQuery) -> Response:
     """Recent jobs, newest first, with progress, images/s and ETA."""
     return jsonify({"jobs": [job.as_dict() for job in services().jobs.list(query.limit)]})
 
 
-@endpoint(bp, "/jobs/<job_id>")
+@endpoint(bp, "/jobs/<job_id>", response=answers.Job, answers={404: "no job with this id"})
 def job(job_id: str) -> Response:
     """One job, with each failed file and its reason."""
     return jsonify(_job(job_id).as_dict())
 
 
-@endpoint(bp, "/jobs/<job_id>/cancel", "POST", role="admin")
+@endpoint(
+    bp, "/jobs/<job_id>/cancel", "POST", role="admin", response=answers.Job,
+    answers={404: "no job with this id", 409: "the job had ended already"},
+)  # fmt: skip
 def cancel_job(job_id: str) -> Response:
-    """Stop a job after the file in hand; 409 when it had ended."""
-    found = _job(job_id)
-    if not services().jobs.request_cancel(job_id):
+    """Stop a job within the model batch in hand: its unprocessed files go back to where they
+    were, and a job no worker is processing ends at once; 409 when it had ended."""
+    found, store = _job(job_id), services().jobs
+    if found.kind in FILE_JOB_KINDS:
+        cancelled = cancel_file_job(store, services().library.catalog, job_id)
+    else:
+        cancelled = store.request_cancel(job_id)
+    if not cancelled:
         raise ApiError(409, f"job {job_id} has ended already ({found.state})")
     if found.kind == MODEL_SWITCH:  # a step sees the flag and abandons, even if none was due
         services().send_task(SWITCH, [job_id])
@@ -180,7 +241,10 @@ def _job(job_id: str) -> Job:
     return found
 
 
-@endpoint(bp, "/admin/reindex", "POST", role="admin", body=ReindexBody, status=202)
+@endpoint(
+    bp, "/admin/reindex", "POST", role="admin", body=ReindexBody, status=202,
+    response=answers.JobStarted,
+)  # fmt: skip
 def reindex(body: ReindexBody) -> tuple[Response, int]:
     """Embed again every photo (all) or those the current model has not embedded (missing)."""
     job = services().jobs.create("reindex", {"scope": body.scope})
@@ -188,13 +252,20 @@ def reindex(body: ReindexBody) -> tuple[Response, int]:
     return jsonify({"job": job.as_dict()}), 202
 
 
-@endpoint(bp, "/admin/model", role="admin")
+@endpoint(bp, "/admin/model", role="admin", response=answers.ModelAnswer)
 def model() -> Response:
     """The model searches use, and the model switch in progress with its job."""
     return jsonify(_model_answer())
 
 
-@endpoint(bp, "/admin/model", "POST", role="admin", body=ModelBody, status=202)
+@endpoint(
+    bp, "/admin/model", "POST", role="admin", body=ModelBody, status=202,
+    response=answers.ModelAnswer,
+    answers={
+        409: "a model switch is running, or this is the active model",
+        422: "invalid, or a model that cannot load here (details: model)",
+    },
+)  # fmt: skip
 def switch_model(body: ModelBody) -> tuple[Response, int]:
     """Switch to another model without a search outage: the new model's vectors are filled
     by a job while searches use the current one; 409 while a switch runs."""
@@ -220,7 +291,7 @@ def _model_answer() -> dict[str, Any]:
     }
 
 
-@endpoint(bp, "/admin/backups", role="admin")
+@endpoint(bp, "/admin/backups", role="admin", response=answers.BackupList)
 def backups() -> Response:
     """The finished backups in PIXSEEK_BACKUP_DIR, newest first."""
     settings = services().settings
@@ -234,7 +305,10 @@ def backups() -> Response:
     )
 
 
-@endpoint(bp, "/admin/backups", "POST", role="admin", body=Empty, status=202)
+@endpoint(
+    bp, "/admin/backups", "POST", role="admin", body=Empty, status=202,
+    response=answers.JobStarted, answers={409: "a backup or a model switch is running"},
+)  # fmt: skip
 def start_backup(body: Empty) -> tuple[Response, int]:
     """Back up the catalog, users, uploads and index into a new folder in PIXSEEK_BACKUP_DIR
     (a job); 409 while another backup or a model switch runs."""
@@ -248,7 +322,11 @@ def start_backup(body: Empty) -> tuple[Response, int]:
     return jsonify({"job": job.as_dict()}), 202
 
 
-@endpoint(bp, "/admin/rescan", "POST", role="admin", body=Empty, status=202)
+@endpoint(
+    bp, "/admin/rescan", "POST", role="admin", body=Empty, status=202,
+    response=answers.JobStarted,
+    answers={422: "no library folder is known yet (start `pixseek serve FOLDER`)"},
+)  # fmt: skip
 def rescan(body: Empty) -> tuple[Response, int]:
     """Look for new, changed and deleted files in every library folder and in the uploads."""
     found = services()
@@ -260,7 +338,10 @@ def rescan(body: Empty) -> tuple[Response, int]:
     return jsonify({"job": _index_job(roots, "index").as_dict()}), 202
 
 
-@endpoint(bp, "/admin/status", role="admin")
+@endpoint(
+    bp, "/admin/status", role="admin", response=answers.Status,
+    answers={503: "the index does not answer"},
+)  # fmt: skip
 def status() -> Response:
     """Mode, index statistics, queue depth, workers and library folders."""
     found = services()
@@ -276,13 +357,16 @@ def status() -> Response:
     )
 
 
-@endpoint(bp, "/tokens", role="admin")
+@endpoint(bp, "/tokens", role="admin", response=answers.TokenList)
 def tokens() -> Response:
     """API tokens (never their secrets)."""
     return jsonify({"tokens": [t.as_dict() for t in services().users.tokens()]})
 
 
-@endpoint(bp, "/tokens", "POST", role="admin", body=TokenBody, status=201)
+@endpoint(
+    bp, "/tokens", "POST", role="admin", body=TokenBody, status=201, response=answers.NewToken,
+    answers={409: "login is off here, so there are no tokens"},
+)  # fmt: skip
 def create_token(body: TokenBody) -> tuple[Response, int]:
     """A new API token; its secret is in this answer only. Only where login is on."""
     user = auth.require_role("admin")
@@ -296,7 +380,10 @@ def create_token(body: TokenBody) -> tuple[Response, int]:
     return jsonify(info.as_dict() | {"token": secret}), 201
 
 
-@endpoint(bp, "/tokens/<token_id>", "DELETE", role="admin", status=204)
+@endpoint(
+    bp, "/tokens/<token_id>", "DELETE", role="admin", status=204, response=None,
+    answers={404: "no token with this id"},
+)  # fmt: skip
 def delete_token(token_id: str) -> tuple[str, int]:
     """Revoke a token."""
     services().users.delete_token(token_id)

@@ -4,27 +4,57 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from flask import Blueprint, Response, current_app, jsonify, send_file, url_for
+from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
 from PIL import Image
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from embed.decode import decode_rgb, open_image
 from pixseek.errors import NotFoundError, QueryError
 from pixseek.filters import build_filters, date_bound
 from pixseek.index.base import SearchFilters, StoredPoint
+from pixseek.originals import OpenedOriginal, StaleOriginalError, allowed_roots, open_original
 from pixseek.search import MAX_LIMIT, QueryTerm, SearchRequest, search, text_terms
-from pixseek.thumbnails import PREVIEW_SIZE, decode_side_for, thumbnail_path, write_thumbnails
+from pixseek.tasknames import SCAN
+from pixseek.thumbnails import (
+    PREVIEW_SIZE,
+    decode_side_for,
+    one_maker,
+    thumbnail_path,
+    write_thumbnails,
+)
+from web import answers
 from web.services import WebServices
-from web.validation import endpoint
+from web.validation import Answer, Text, endpoint
 
 bp = Blueprint("search_api", __name__, url_prefix="/api/v1")
 MAX_QUERY_IMAGE_BYTES = 20 * 1024 * 1024
 THUMBNAIL_CACHE = 365 * 24 * 3600  # a photo id names its content, so its thumbnails never change
 ORIGINAL_CACHE = 3600  # the file at a path can be edited in place
+RESCAN_AGAIN_AFTER = 600.0  # seconds before a stale path asked for again is rescanned again
+
+
+# A file answer: conditional (ETag) and range requests as werkzeug serves them.
+FILE_ANSWERS: dict[int, str | Answer] = {
+    206: "the part of the file a Range header asked for",
+    304: "not modified since the ETag sent in If-None-Match",
+    404: "no indexed photo with this id, or its file is gone from disk",
+    416: "a Range beyond the file",
+    503: "the index does not answer",
+}
+CACHE_HEADERS = {"ETag": {"type": "string"}, "Cache-Control": {"type": "string"}}
 
 
 def _weight(value: float) -> float:
@@ -34,7 +64,10 @@ def _weight(value: float) -> float:
 
 
 Weight = Annotated[float, Field(ge=-100, le=100), AfterValidator(_weight)]
-PhotoId = Annotated[str, Field(min_length=1, max_length=100)]
+PhotoId = Annotated[Text, Field(min_length=1, max_length=100)]
+Camera = Annotated[Text, Field(max_length=200)]
+Folder = Annotated[Text, Field(max_length=4096)]  # PATH_MAX
+FormatName = Annotated[Text, Field(max_length=20)]
 
 
 class ImageTerm(BaseModel):
@@ -73,23 +106,26 @@ class Feedback(BaseModel):
 
 class Filters(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    after: str | None = Field(default=None, description="YYYY-MM-DD or ISO datetime, inclusive")
-    before: str | None = Field(
+    after: Text | None = Field(default=None, description="YYYY-MM-DD or ISO datetime, inclusive")
+    before: Text | None = Field(
         default=None, description="YYYY-MM-DD (the whole day) or ISO datetime"
     )
-    cameras: list[str] = Field(default_factory=list, max_length=50)
-    folders: list[str] = Field(default_factory=list, max_length=50)
-    formats: list[str] = Field(default_factory=list, max_length=20)
+    cameras: list[Camera] = Field(default_factory=list, max_length=50)
+    folders: list[Folder] = Field(
+        default_factory=list, max_length=50, description="absolute paths on the server"
+    )
+    formats: list[FormatName] = Field(default_factory=list, max_length=20)
     shapes: list[Literal["landscape", "portrait", "square"]] = Field(default_factory=list)
     has_location: bool | None = None
 
     @field_validator("after", "before")
     @classmethod
-    def _date(cls, value: str | None) -> str | None:
-        try:
-            date_bound(value, "date", end_of_day=False)
-        except QueryError:
-            raise ValueError("not a date (YYYY-MM-DD) or ISO datetime") from None
+    def _date(cls, value: str | None, info: ValidationInfo) -> str | None:
+        name = str(info.field_name)
+        try:  # as build_filters will read it: `before` a bare date is the end of that day
+            date_bound(value, name, end_of_day=name == "before")
+        except QueryError as exc:
+            raise ValueError(str(exc)) from None
         return value
 
     def to_filters(self) -> SearchFilters:
@@ -103,7 +139,7 @@ class SearchBody(BaseModel):
     """A query: weighted text, images and photos, like/dislike feedback, filters, sort, page."""
 
     model_config = ConfigDict(extra="forbid")
-    query: str | None = Field(default=None, max_length=2000)
+    query: Text | None = Field(default=None, max_length=2000)
     images: list[ImageTerm] = Field(default_factory=list, max_length=8)
     photos: list[PhotoTerm] = Field(default_factory=list, max_length=200)
     feedback: Feedback = Field(default_factory=Feedback)
@@ -123,7 +159,7 @@ class SearchBody(BaseModel):
             raise ValueError(f"offset + limit must be at most {MAX_LIMIT}")
         return self
 
-    def to_request(self) -> SearchRequest:
+    def to_request(self, image_max_pixels: int | None = None) -> SearchRequest:
         terms = text_terms(self.query)
         terms += [QueryTerm("image", image.raw(), image.weight) for image in self.images]
         terms += [QueryTerm("photo", photo.id, photo.weight) for photo in self.photos]
@@ -131,13 +167,14 @@ class SearchBody(BaseModel):
             tuple(terms), self.filters.to_filters(), self.limit, self.offset, None,
             sort=self.sort, cutoff=self.cutoff,
             liked=tuple(self.feedback.liked), disliked=tuple(self.feedback.disliked),
+            image_max_pixels=image_max_pixels,
         )  # fmt: skip
 
 
 class ThumbnailQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     size: Literal["grid", "preview"] = "grid"
-    v: str | None = Field(default=None, description="ignored; lets a page bust its cache")
+    v: Text | None = Field(default=None, description="ignored; lets a page bust its cache")
 
 
 def services() -> WebServices:
@@ -166,13 +203,22 @@ def photo_json(point_id: str, payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@endpoint(bp, "/search", "POST", body=SearchBody)
+@endpoint(
+    bp, "/search", "POST", body=SearchBody, response=answers.SearchAnswer,
+    answers={
+        404: "a photo id of the query or the feedback names no indexed photo",
+        422: "invalid: a field (details), or the query (no term, an image that does not "
+        "decode, a malformed weight, a photo both liked and disliked)",
+        503: "the index does not answer",
+    },
+)  # fmt: skip
 def search_photos(body: SearchBody) -> Response:
     """Search by weighted text, images and photos, with filters; or refine by likes/dislikes."""
     started = time.perf_counter()
     library = services().library
     embedder = library.embedder  # the active model, read now: a model switch cuts over here
-    results = search(body.to_request(), embedder, library.index)
+    request = body.to_request(services().settings.query_max_pixels)
+    results = search(request, embedder, library.index)
     full_page = len(results) == body.limit and body.offset + body.limit < MAX_LIMIT
     return jsonify(
         {
@@ -186,20 +232,28 @@ def search_photos(body: SearchBody) -> Response:
     )
 
 
-@endpoint(bp, "/images/<photo_id>")
+@endpoint(
+    bp, "/images/<photo_id>", response=answers.Photo,
+    answers={404: "no indexed photo with this id", 503: "the index does not answer"},
+)  # fmt: skip
 def photo(photo_id: str) -> Response:
     """One indexed photo: its fields and whole payload."""
     return jsonify(photo_json(photo_id, _stored(photo_id).payload))
 
 
-@endpoint(bp, "/images/<photo_id>/thumbnail", query=ThumbnailQuery, response="image/webp")
+@endpoint(
+    bp, "/images/<photo_id>/thumbnail", query=ThumbnailQuery, response=("image/webp",),
+    answers=FILE_ANSWERS, headers=CACHE_HEADERS,
+)  # fmt: skip
 def thumbnail(photo_id: str, query: ThumbnailQuery) -> Response:
     """A WebP thumbnail: grid (320 px) or preview (960 px) on the long side."""
     payload = _stored(photo_id).payload
     sha = str(payload.get("sha256", ""))
     path = thumbnail_path(services().settings.thumbs_dir, sha, query.size)
     if not path.is_file():
-        path = _make_thumbnails(sha, _existing_file(payload))[query.size]
+        with one_maker(sha):  # however many ask for it at once, the photo is decoded once
+            if not path.is_file():
+                path = _make_thumbnails(sha, payload)[query.size]
     answer = send_file(path, mimetype="image/webp", etag=sha, conditional=True)
     answer.cache_control.private = True
     answer.cache_control.max_age = THUMBNAIL_CACHE
@@ -207,13 +261,22 @@ def thumbnail(photo_id: str, query: ThumbnailQuery) -> Response:
     return answer
 
 
-@endpoint(bp, "/images/<photo_id>/original", response="image/*")
+@endpoint(
+    bp, "/images/<photo_id>/original", response=("image/*", "application/octet-stream"),
+    answers=FILE_ANSWERS, headers=CACHE_HEADERS,
+)  # fmt: skip
 def original(photo_id: str) -> Response:
-    """The photo's file, as it is on disk."""
+    """The photo's file, as it is on disk: only while it is the file that was indexed and lies
+    in a library folder (or the uploads); otherwise 404, and the file is rescanned."""
     payload = _stored(photo_id).payload
-    path = _existing_file(payload)
+    opened = _open_original(payload)
     mimetype = Image.MIME.get(str(payload.get("format", "")).upper(), "application/octet-stream")
-    answer = send_file(path, mimetype=mimetype, conditional=True, etag=True, max_age=ORIGINAL_CACHE)
+    answer = send_file(
+        opened.file, mimetype=mimetype, conditional=False, last_modified=opened.mtime,
+        etag=f"{payload.get('sha256', '')}-{opened.size}-{opened.mtime}", max_age=ORIGINAL_CACHE,
+    )  # fmt: skip
+    answer.content_length = opened.size
+    answer.make_conditional(request.environ, accept_ranges=True, complete_length=opened.size)
     answer.cache_control.public = False  # the file may change in place: revalidate after an hour
     answer.cache_control.private = True
     return answer
@@ -227,17 +290,45 @@ def _stored(photo_id: str) -> StoredPoint:
     return found[0]
 
 
-def _existing_file(payload: dict[str, Any]) -> Path:
-    for candidate in payload.get("paths") or []:
-        if Path(candidate).is_file():
-            return Path(candidate)
-    raise NotFoundError("the photo's file is gone from disk; a rescan will drop it from the index")
+def _open_original(payload: dict[str, Any]) -> OpenedOriginal:
+    """The photo's indexed file, checked (pixseek/originals.py); a path that no longer holds it
+    is rescanned, at most once every RESCAN_AGAIN_AFTER seconds per path."""
+    found = services()
+    catalog = found.library.catalog
+    try:
+        return open_original(payload, catalog, allowed_roots(catalog, found.settings.uploads_dir))
+    except StaleOriginalError as exc:
+        _rescan(exc.stale)
+        raise
 
 
-def _make_thumbnails(sha: str, source: Path) -> dict[str, Path]:
+def _rescan(paths: list[str]) -> None:
+    """Scan the folders of these paths again: a file gone leaves the index, a changed one is
+    indexed anew (or fails, when it is no picture). The folder, not the path: a scan resolves
+    the paths it is given, which would follow a planted symlink to its target."""
+    asked: dict[str, float] = current_app.extensions.setdefault("pixseek_rescans", {})
+    now = time.monotonic()
+    due = [path for path in paths if now - asked.get(path, -math.inf) > RESCAN_AGAIN_AFTER]
+    if not due:
+        return
+    asked.update(dict.fromkeys(due, now))
+    folders = sorted({str(_existing_folder(Path(path))) for path in due})
+    job = services().jobs.create("index", {"paths": folders, "reason": "changed since indexed"})
+    services().send_task(SCAN, [job.id, folders])
+
+
+def _existing_folder(path: Path) -> Path:
+    folder = path.parent
+    while not folder.is_dir() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
+def _make_thumbnails(sha: str, payload: dict[str, Any]) -> dict[str, Path]:
     """The preview is made when first asked for, and a grid thumbnail can be missing (a deleted
     cache, an older index): make them now, from one decode drafted to the preview's size."""
-    with open_image(source) as image:
+    opened = _open_original(payload)
+    with opened.file, open_image(opened.file) as image:
         side = decode_side_for(image.width, image.height, 1, PREVIEW_SIZE)
         upright = decode_rgb(image, min_side=side)
     return write_thumbnails(upright, sha, services().settings.thumbs_dir)

@@ -9,8 +9,9 @@ from datetime import timedelta
 from html import escape
 from pathlib import Path
 
-from flask import Flask, Response, jsonify, redirect, request, url_for
+from flask import Flask, Response, jsonify, make_response, redirect, request, url_for
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from embed import EmbedError, ImageDecodeError
 from pixseek.errors import (
@@ -21,18 +22,19 @@ from pixseek.errors import (
     PixseekError,
     QueryError,
     SettingsError,
+    UploadTooLargeError,
 )
 from pixseek.settings import Settings, load_settings
 from pixseek.users import UserError
-from web import api_admin, api_search, auth, pages
+from web import api_admin, api_search, auth, limits, pages
 from web.services import WebServices, for_server
 from web.validation import ApiError
 
 log = logging.getLogger(__name__)
-SESSION_DAYS = 30
 # Core errors a user can act on, and the status each answers with.
 ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (NotFoundError, 404),
+    (UploadTooLargeError, 413),
     (QueryError, 422),
     (UserError, 422),
     (PathNotFoundError, 422),
@@ -57,17 +59,20 @@ def create_app(settings: Settings | None = None, services: WebServices | None = 
         SESSION_COOKIE_NAME="pixseek_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=timedelta(days=SESSION_DAYS),
-        MAX_CONTENT_LENGTH=settings.upload_max_bytes * settings.upload_max_files,
-        MAX_FORM_PARTS=settings.upload_max_files + 100,
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=services.users.session_lifetime),
         JSON_SORT_KEYS=False,
     )
     app.extensions["pixseek"] = services
-    auth.init_app(app, services.users, login_required)
+    auth.init_app(app, settings, services.users, login_required)
+    limits.init_app(app, settings)  # after the caller is known: limits depend on who asks
+    if settings.trusted_proxies:  # only then are X-Forwarded-For/-Proto/-Host believed
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     app.register_blueprint(api_search.bp)
     app.register_blueprint(api_admin.bp)
     app.register_blueprint(pages.bp)
     _register_error_handlers(app)
+    app.after_request(_security_headers)
     return app
 
 
@@ -98,6 +103,28 @@ def _write_private(path: Path, text: str) -> None:
         handle.write(text)
 
 
+# The pages load their scripts, styles and images from this site only (query chips show
+# blob: and data: URLs of dropped images); no site may frame them (clickjacking).
+PAGE_POLICY = (
+    "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+# A photo's file or thumbnail opened on its own runs nothing, whatever its bytes hold (a
+# polyglot that slipped through, an SVG some day): a sandbox with no sources.
+FILE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+
+
+def _security_headers(answer: Response) -> Response:
+    headers = answer.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")  # the type said, never a guess
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    mimetype = answer.mimetype or ""
+    is_file = mimetype.startswith("image/") or mimetype == "application/octet-stream"
+    headers.setdefault("Content-Security-Policy", FILE_POLICY if is_file else PAGE_POLICY)
+    return answer
+
+
 def _register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ApiError, _answer)
     app.register_error_handler(HTTPException, _http_error)
@@ -117,8 +144,12 @@ def _http_error(exc: HTTPException) -> Response | tuple[Response | str, int]:
     status = exc.code or 500
     message = exc.description or exc.name
     if status == 413:
-        message = "the upload is larger than this server accepts (PIXSEEK_UPLOAD_MAX_BYTES)"
-    return _answer(ApiError(status, message))
+        message = "the request body is larger than this server accepts here"
+    answer = make_response(_answer(ApiError(status, message)))
+    for name, value in exc.get_headers():  # Allow on a 405, Content-Range on a 416, Retry-After
+        if name.lower() != "content-type":
+            answer.headers[name] = value
+    return answer
 
 
 def _answer(error: ApiError) -> Response | tuple[Response | str, int]:

@@ -2,6 +2,10 @@
 
 Roles: viewer (search, view) and admin (everything). A token request needs no CSRF token; a
 session (or open-mode) request that changes something does, as a form field or a header.
+
+A session is a row of the user store: the signed cookie carries only its random id (and the
+CSRF token), so logging out, a change of the user's password or role, or disabling the user
+ends it on the server, and a copy of an old cookie logs nobody in.
 """
 
 from __future__ import annotations
@@ -9,7 +13,6 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import secrets
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -23,10 +26,12 @@ from flask import (
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSessionInterface
 
 from pixseek.errors import SettingsError
 from pixseek.settings import Settings
 from pixseek.users import ROLES, User, UserStore
+from web.login_throttle import init_login_throttle
 from web.validation import ApiError
 
 bp = Blueprint("auth", __name__)
@@ -34,6 +39,7 @@ OPEN_USER = User("local", "admin")  # every visitor, when auth is off
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_HEADER = "X-CSRF-Token"
 MIN_SECRET_KEY = 32
+SESSION_ID = "sid"  # the cookie's key for the server-side session's secret id
 
 
 def auth_enabled(settings: Settings) -> bool:
@@ -71,15 +77,26 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def init_app(app: Flask, users: UserStore, enabled: bool) -> None:
-    """Attach the user store and the request checks to the app."""
+class _SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed session cookie, marked Secure whenever the request came over https
+    (directly, or through a trusted proxy's X-Forwarded-Proto), so it never goes out over
+    plain http afterwards."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return request.is_secure or super().get_cookie_secure(app)
+
+
+def init_app(app: Flask, settings: Settings, users: UserStore, enabled: bool) -> None:
+    """Attach the user store, the session cookie, the request checks and the login throttle."""
     app.extensions["pixseek_users"] = users
     app.extensions["pixseek_auth"] = enabled
+    app.session_interface = _SessionCookies()
     app.before_request(_identify)
     app.before_request(_check_csrf)
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.context_processor(_template_context)
     app.register_blueprint(bp)
+    init_login_throttle(app, settings)
 
 
 def users() -> UserStore:
@@ -124,8 +141,10 @@ def _identify() -> None:
             raise ApiError(401, "unknown or revoked API token")
     elif not enabled():
         g.user = OPEN_USER
-    elif "user" in session:
-        g.user = users().get(session["user"])
+    elif SESSION_ID in session:
+        g.user = users().user_for_session(str(session[SESSION_ID]))
+        if g.user is None:  # ended on the server: the cookie stops naming it
+            session.pop(SESSION_ID)
 
 
 def _check_csrf() -> None:
@@ -149,13 +168,16 @@ def _template_context() -> dict[str, object]:
 
 
 def safe_next(target: str | None) -> str:
-    """Where to go after logging in: a path on this site only, never another host."""
-    if not target:
-        return url_for("pages.search")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("pages.search")
-    return target
+    """Where to go after logging in: a path on this site only, else the search page."""
+    return target if target and _is_local_path(target) else url_for("pages.search")
+
+
+def _is_local_path(target: str) -> bool:
+    """'/...' on this site: no scheme, never '//host' or '/\\host' (browsers read a backslash
+    as a slash), and no control character (CR/LF would split the Location header: a 500)."""
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return False
+    return not any(ord(char) < 0x20 or ord(char) == 0x7F for char in target)
 
 
 @bp.get("/login")
@@ -173,12 +195,16 @@ def login_submit() -> tuple[str, int] | Response:
         error = "Wrong user name or password."
         return render_template("login.html", error=error, next=request.form.get("next", "")), 401
     session.clear()  # a new session id on login: no session fixation
-    session["user"] = user.name
+    session[SESSION_ID] = users().start_session(
+        user, user_agent=request.user_agent.string, address=request.remote_addr or ""
+    )
     session.permanent = True
     return redirect(safe_next(request.form.get("next")))  # type: ignore[return-value]
 
 
 @bp.post("/logout")
 def logout() -> Response:
+    if SESSION_ID in session:
+        users().end_session(str(session[SESSION_ID]))
     session.clear()
     return redirect(url_for("auth.login"))  # type: ignore[return-value]

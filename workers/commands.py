@@ -25,11 +25,12 @@ from pixseek.library import Library
 from pixseek.modelswitch import request_switch
 from pixseek.scan import resolve_roots
 from pixseek.settings import Settings
+from pixseek.tasknames import SCAN, SWITCH
 from web.app import check_settings, create_app
 from web.server import EmbeddedServer
 from workers.app import make_celery
+from workers.context import build, install
 from workers.embedded import EmbeddedRuntime
-from workers.tasks import SCAN, SWITCH
 
 log = logging.getLogger(__name__)
 STATUS_SECONDS = 5.0
@@ -72,11 +73,20 @@ def worker(settings: Settings, name: str, concurrency: int) -> None:
             "the embedded mode runs its worker inside `pixseek serve`"
         )
     app = make_celery(settings)
-    # A threads pool keeps one process per worker: the model loads once, and an embedded
-    # index (one process only) still works with a single worker.
-    app.worker_main(
-        ["worker", "--pool=threads", f"--concurrency={concurrency}", "-n", name, "--loglevel=INFO"]
-    )
+    # The library opens (the embedded index's lock) and the model loads before Celery's
+    # consumer starts: a worker that cannot open them says why and exits non-zero before it
+    # takes a task (a second worker on an embedded index used to take tasks and fail them).
+    context = build(settings)
+    install(app, context)
+    try:
+        # A threads pool keeps one process per worker: the model loads once, and an embedded
+        # index (one process only) still works with a single worker.
+        app.worker_main(
+            ["worker", "--pool=threads", f"--concurrency={concurrency}", "-n", name,
+             "--loglevel=INFO"]
+        )  # fmt: skip
+    finally:
+        context.close()
 
 
 @click.command("serve")
@@ -98,7 +108,7 @@ def serve(
     """Serve the web app and index PATHS in the background, keeping the library up to date.
 
     Embedded mode (the default): one process, no services; a Celery worker runs on a thread of
-    this process and the web app is served by waitress. On start, anything an earlier run left
+    this process and the web app is served by cheroot. On start, anything an earlier run left
     unfinished is queued again. Server mode (PIXSEEK_BROKER_URL set): gunicorn web processes
     only; `pixseek worker` processes index.
     """

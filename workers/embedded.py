@@ -9,11 +9,12 @@ from typing import Any
 
 from pixseek.jobs import Job
 from pixseek.settings import Settings
+from pixseek.tasknames import SCAN
 from web.services import WebServices
 from workers.app import make_celery
 from workers.context import WorkerContext, build, install
 from workers.inprocess import InProcessWorker
-from workers.tasks import SCAN, resume_after_restart
+from workers.tasks import resume_after_restart
 
 
 class EmbeddedRuntime:

@@ -2,7 +2,9 @@
 
 Every task takes ids or paths, is idempotent (points are keyed by content hash; queued files are
 claimed atomically), retries with backoff only when the broker or the index is unreachable, and
-records unreadable images as failed without retrying them.
+records unreadable images as failed without retrying them. Any other exception out of a task is
+not a file's: it fails the task's job with the reason (JobTask.on_failure), so no job waits for
+ever on a task that died.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from celery import Celery, Task
+from celery import Celery, Task, bootsteps
 from celery.signals import worker_ready
 
 from pixseek.backup import abandon_backup_jobs, run_backup_job
@@ -18,32 +20,28 @@ from pixseek.errors import PixseekError
 from pixseek.jobrunner import (
     Queued,
     delete_photos,
+    end_job,
     ingest_queued,
     queue_reindex,
     queue_scan,
     reconcile,
+    resume_queued,
 )
 from pixseek.modelswitch import (
     RETIRE_DELAY,
     Step,
     Walk,
+    abandon_switch,
     resume,
     retire_old_model,
     run_step,
     switch_from_settings,
 )
+from pixseek.tasknames import BACKUP, DELETE, INGEST, REINDEX, RETIRE, SCAN, SWITCH
 from workers.context import context_for
 
 log = logging.getLogger(__name__)
 
-SCAN, INGEST, REINDEX, DELETE = (
-    "pixseek.scan",
-    "pixseek.ingest",
-    "pixseek.reindex",
-    "pixseek.delete",
-)
-SWITCH, RETIRE = "pixseek.model_switch", "pixseek.model_retire"
-BACKUP = "pixseek.backup"
 SMALL_JOB_WAIT = 1.0  # seconds a job smaller than a model batch waits for company
 
 
@@ -60,7 +58,22 @@ def _transient_errors() -> tuple[type[BaseException], ...]:
     )
 
 
+class JobTask(Task):
+    """A task whose first argument is its job's id. When it fails for good (an exception that
+    is not retried, or retries run out), its job fails with the reason: a job must never stay
+    queued or running after its task died. A lost broker is not such a failure (the task is
+    rejected, not failed): ResumeAfterReconnect sends the work again."""
+
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        job_id = args[0] if args else kwargs.get("job_id")
+        if job_id:
+            fail_job(self.app, self.name, str(job_id), f"{type(exc).__name__}: {exc}")
+
+
 TASK_OPTIONS: dict[str, Any] = {
+    "base": JobTask,
     "bind": True,
     "shared": False,  # tasks belong to the app they were registered on, not to every app
     "acks_late": True,
@@ -78,8 +91,8 @@ def scan(task: Task, job_id: str, paths: list[str]) -> int:
         queued = queue_scan(
             context.ingester, context.jobs, job_id, paths, context.settings.worker_claim
         )
-    except PixseekError as exc:
-        context.jobs.finish(job_id, "failed", str(exc))
+    except PixseekError as exc:  # a folder that is not there: said, without a traceback
+        end_job(context.jobs, context.library.catalog, job_id, "failed", str(exc))
         return 0
     send_ingest(task.app, job_id, queued)
     return queued.files
@@ -90,8 +103,9 @@ def ingest(task: Task, job_id: str) -> int:
     context = context_for(task.app)
     worker = task.request.hostname or "local"
     return ingest_queued(
-        context.ingester, context.jobs, job_id, worker, context.settings.worker_claim
-    )
+        context.ingester, context.jobs, job_id, worker, context.settings.worker_claim,
+        send_more=lambda other, queued: send_ingest(task.app, other, queued),
+    )  # fmt: skip
 
 
 def reindex(task: Task, job_id: str, everything: bool) -> int:
@@ -137,6 +151,57 @@ def backup(task: Task, job_id: str) -> None:
     run_backup_job(
         context.library, context.jobs, job_id, settings.backups_dir, settings.backup_keep
     )
+
+
+FILE_TASKS = frozenset({SCAN, INGEST, REINDEX})
+
+
+def fail_job(app: Celery, task_name: str, job_id: str, reason: str) -> None:
+    """A task of this job died of reason: end the job failed. A switch is abandoned (its
+    partial vectors dropped); a job of queued files gives them back; and since a dead ingest
+    task may have held other jobs' files, ingest tasks go out for every job with queued files."""
+    log.error("job %s failed: task %s: %s", job_id, task_name, reason)
+    try:
+        context = context_for(app)
+        if task_name == SWITCH:
+            abandon_switch(context.library, context.jobs, job_id, reason)
+        elif task_name in FILE_TASKS:
+            end_job(context.jobs, context.library.catalog, job_id, "failed", reason)
+            send_queued(app)
+        else:
+            context.jobs.finish(job_id, "failed", reason)
+    except Exception:  # the job store or the library is what broke: said, and left there
+        log.exception("could not mark job %s failed", job_id)
+
+
+def send_queued(app: Celery) -> None:
+    """Ingest tasks for every job that has queued files (extra tasks find nothing and end)."""
+    context = context_for(app)
+    resumed = resume_queued(context.library.catalog, context.jobs, context.settings.worker_claim)
+    for job_id, queued in resumed.items():
+        send_ingest(app, job_id, queued)
+
+
+class ResumeAfterReconnect(bootsteps.StartStopStep):
+    """A consumer step of `pixseek worker`: each time the worker connects to the broker again
+    after losing it, ingest tasks go out for every job with queued files, since a broker that
+    restarted may have lost the tasks it held (Redis without persistence loses them all)."""
+
+    requires = ("celery.worker.consumer.tasks:Tasks",)
+
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        self.connections = 0
+
+    def start(self, parent: Any) -> None:
+        self.connections += 1
+        if self.connections == 1:
+            return  # the first connection: worker_ready resumes what a dead run left
+        log.warning("connected to the broker again: sending the queued files' tasks again")
+        try:
+            send_queued(parent.app)
+        except Exception:  # the broker may be gone again: the next reconnection tries again
+            log.exception("could not send the queued files' tasks again")
 
 
 def send_switch_step(app: Celery, job_id: str, step: Step) -> None:
@@ -187,6 +252,8 @@ def register(app: Celery) -> None:
     app.task(name=SWITCH, **TASK_OPTIONS)(model_switch)
     app.task(name=RETIRE, **TASK_OPTIONS)(model_retire)
     app.task(name=BACKUP, **TASK_OPTIONS)(backup)
+    if app.conf.pixseek_settings.server_mode:
+        app.steps["consumer"].add(ResumeAfterReconnect)
 
 
 @worker_ready.connect

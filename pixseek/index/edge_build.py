@@ -5,17 +5,29 @@ loads the copy and runs optimize() (minutes, on its own GIL), and the copy is sw
 made to the live shard meanwhile are read back by id and applied to the copy after the swap.
 
 A crash mid-swap leaves `index.old` beside `index`; the next open puts the old, complete shard
-back, so nothing written is ever lost. Run as `python -m pixseek.index.edge_build PATH`.
+back, so nothing written is ever lost. Run as `python -m pixseek.index.edge_build PATH PARENT_PID`.
+
+The child dies with the process that started it (PR_SET_PDEATHSIG on Linux; elsewhere it
+checks that its parent is still there before it starts and before it writes), and it holds an
+flock on `index.building.lock` for its whole life, which the serving process takes too before
+it removes or refills `index.building`: a restart after a kill -9 never races a builder still
+running on the same files.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import fcntl
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -31,10 +43,13 @@ log = logging.getLogger(__name__)
 PointId = int | UUID | str
 
 
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
 def build_aside(index: EdgeIndex) -> None:
     """Optimize a copy of the index in a child process, then swap it in."""
     copy = _sibling(index.path, "building")
-    with index._lock:
+    with builder_lock(copy), index._lock:  # no builder left by a dead process writes there
         index._require().flush()
         shutil.rmtree(copy, ignore_errors=True)
         shutil.copytree(index.path, copy)
@@ -51,9 +66,9 @@ def build_aside(index: EdgeIndex) -> None:
 
 
 def optimize_in_child(path: Path) -> None:
-    """Run optimize() on the shard at path in another process."""
+    """Run optimize() on the shard at path in another process, which dies with this one."""
     result = subprocess.run(
-        [sys.executable, "-m", "pixseek.index.edge_build", str(path)],
+        [sys.executable, "-m", "pixseek.index.edge_build", str(path), str(os.getpid())],
         capture_output=True,
         text=True,
     )
@@ -68,8 +83,50 @@ def recover_interrupted_swap(path: Path) -> None:
         log.warning("an index swap was interrupted; restoring the shard from before it")
         shutil.rmtree(path, ignore_errors=True)
         os.replace(old, path)
-    shutil.rmtree(_sibling(path, "building"), ignore_errors=True)
+    building = _sibling(path, "building")
+    with builder_lock(building):  # a builder that outlived its process finishes first
+        shutil.rmtree(building, ignore_errors=True)
     shutil.rmtree(_sibling(path, "restoring"), ignore_errors=True)
+
+
+@contextmanager
+def builder_lock(building: Path) -> Iterator[None]:
+    """An exclusive flock on the lock file beside a build folder, holding the holder's pid: the
+    builder child holds it for its whole life, the serving process while it removes or refills
+    the folder. Waits (saying for whom) while another process holds it."""
+    fd = os.open(_lock_path(building), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+            log.warning("waiting for the index builder %s, still running on %s", holder, building)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"process {os.getpid()}".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # which lets go of the lock
+
+
+def _lock_path(building: Path) -> Path:
+    return building.with_name(f"{building.name}.lock")
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel kill this process when its parent dies (Linux), and leave now if the
+    parent is gone already (it may have died before the request took effect)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+    _exit_if_orphaned(parent)
+
+
+def _exit_if_orphaned(parent: int) -> None:
+    if os.getppid() != parent:
+        sys.stderr.write("the process that started this index build is gone; stopping\n")
+        os._exit(1)
 
 
 def replace_shard(path: Path, saved: Path) -> None:
@@ -130,12 +187,15 @@ def _sibling(path: Path, suffix: str) -> Path:
     return path.with_name(f"{path.name}.{suffix}")
 
 
-def main(path: str) -> None:
-    shard = qe.EdgeShard.load(path)
-    shard.optimize()
-    shard.flush()
-    shard.close()
+def main(path: str, parent: int) -> None:
+    _die_with_parent(parent)
+    with builder_lock(Path(path)):
+        shard = qe.EdgeShard.load(path)
+        shard.optimize()  # holds the GIL throughout: only the kernel can stop it meanwhile
+        _exit_if_orphaned(parent)  # where PR_SET_PDEATHSIG is missing: write nothing more
+        shard.flush()
+        shard.close()
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], int(sys.argv[2]))

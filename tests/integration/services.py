@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import sqlite3
@@ -32,22 +33,49 @@ def free_port() -> int:
 @contextmanager
 def redis_server(workdir: Path) -> Iterator[str]:
     """A throwaway redis-server on a free loopback port; yields its URL."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server is not installed (scripts/test installs it)")
-    port = free_port()
-    workdir.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    server = RedisServer(workdir).start()
     try:
-        wait_for(lambda: _accepts(port), 10, "redis-server to listen")
-        yield f"redis://127.0.0.1:{port}/0"
+        yield server.url
     finally:
-        process.terminate()
-        process.wait(10)
+        server.stop()
+
+
+class RedisServer:
+    """A redis-server on a free loopback port that a test can kill -9 and start again on the
+    same port: without persistence (it comes back empty), or with an append-only file synced
+    every second, as docker-compose.yml runs it (it comes back with what it held)."""
+
+    def __init__(self, workdir: Path, appendonly: bool = False) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed (scripts/test installs it)")
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        workdir.mkdir(parents=True, exist_ok=True)
+        persistence = ["--appendonly", "yes", "--appendfsync", "everysec"] if appendonly else [
+            "--appendonly", "no"
+        ]  # fmt: skip
+        self.command = [
+            binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *persistence,
+            "--dir", str(workdir),
+        ]  # fmt: skip
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RedisServer:
+        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL)
+        wait_for(lambda: _accepts(self.port), 10, "redis-server to listen")
+        return self
+
+    def kill(self) -> None:
+        """kill -9: whatever it had not written to disk is lost."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
 
 
 def _accepts(port: int) -> bool:
@@ -91,6 +119,12 @@ def run_pixseek(
         [sys.executable, "-m", "pixseek", "--data-dir", str(data_dir), *args],
         env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
+
+
+def served_url(log: Path) -> str | None:
+    """The address a `pixseek serve` said it serves, from its log (None until it says so)."""
+    found = re.search(r"serving (http://\S+)", log.read_text(errors="replace"))
+    return found.group(1) if found else None
 
 
 def indexed_rows(data_dir: Path) -> int:

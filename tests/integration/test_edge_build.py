@@ -1,8 +1,13 @@
-"""Building the HNSW aside: searches keep answering, writes made meanwhile survive the swap."""
+"""Building the HNSW aside: searches keep answering, writes made meanwhile survive the swap, and
+the builder child neither outlives its parent nor races a restart."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -10,6 +15,8 @@ import numpy as np
 
 from pixseek.index.base import IndexPoint, SearchFilters
 from pixseek.index.edge import EdgeIndex
+from pixseek.index.edge_build import builder_lock
+from tests.integration.services import wait_for
 
 DIM = 64
 VECTOR = "v"
@@ -84,3 +91,66 @@ def test_an_interrupted_swap_restores_the_complete_shard(tmp_path: Path) -> None
     assert reopened.count() == 30
     assert not (tmp_path / "index.old").exists()
     reopened.close()
+
+
+def builder_pid(lock: Path, parent: int) -> int | None:
+    """The pid parent's builder child wrote into its lock file, once it holds it."""
+    try:
+        holder = int(lock.read_text().removeprefix("process "))
+    except (FileNotFoundError, ValueError):
+        return None
+    return holder if alive(holder) and _stat(holder)[1] == str(parent) else None
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie nobody reaped yet counts as gone)."""
+    stat = _stat(pid)
+    return bool(stat) and stat[0] != "Z"
+
+
+def _stat(pid: int) -> list[str]:
+    """State, parent pid, ... of a process; [] when there is none."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return []
+
+
+def test_the_builder_child_dies_with_a_killed_parent(tmp_path: Path) -> None:
+    filled(tmp_path / "index", 30_000).close()
+    building = tmp_path / "index.building"
+    shutil.copytree(tmp_path / "index", building)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", "import sys, pathlib, pixseek.index.edge_build as b; "
+         "b.optimize_in_child(pathlib.Path(sys.argv[1]))", str(building)],
+    )  # fmt: skip
+    try:
+        child = wait_for(
+            lambda: builder_pid(tmp_path / "index.building.lock", parent.pid), 30, "the builder"
+        )
+        time.sleep(0.5)  # well into the build (12 s here for 30 k points)
+        assert alive(child)
+    finally:
+        parent.kill()  # as a kill -9 of `pixseek serve`
+        parent.wait(10)
+    wait_for(lambda: not alive(child), 5, "the builder to die with its parent")
+    reopened = EdgeIndex(tmp_path / "index")  # what the restart does: no builder to wait for
+    assert reopened.count() == 30_000 and not building.exists()
+    reopened.close()
+
+
+def test_a_restart_waits_for_a_builder_still_running_before_it_removes_its_folder(
+    tmp_path: Path,
+) -> None:
+    filled(tmp_path / "index", 10).close()
+    building = tmp_path / "index.building"
+    shutil.copytree(tmp_path / "index", building)
+    opened: list[EdgeIndex] = []
+    with builder_lock(building):  # a builder that outlived its process (no PR_SET_PDEATHSIG)
+        opener = threading.Thread(target=lambda: opened.append(EdgeIndex(tmp_path / "index")))
+        opener.start()
+        opener.join(1.0)
+        assert opener.is_alive() and building.exists(), "the open must wait for the builder"
+    opener.join(30)
+    assert opened and opened[0].count() == 10 and not building.exists()
+    opened[0].close()

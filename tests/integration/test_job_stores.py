@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from pixseek.jobs import JobStore
+from pixseek.jobs import JobCounts, JobStore
 from pixseek.jobstores import RedisJobStore, SqliteJobStore
 from tests.integration.services import redis_server
 
@@ -73,3 +73,18 @@ def test_list_is_newest_first_and_unknown_ids_are_none(store: JobStore) -> None:
     second = store.create("reindex")
     assert [job.id for job in store.list()][:2] == [second.id, first.id]
     assert store.get("no-such-job") is None
+
+
+def test_a_job_ends_with_the_counts_it_is_given_and_counts_nothing_after(store: JobStore) -> None:
+    # the counters a worker recorded missed a batch (the issue: done=568 of 600 after a kill -9
+    # of Redis); the catalog's counts replace them as the job ends, and a late record is dropped
+    job = store.create("index")
+    store.add_total(job.id, 4, planned=True)
+    store.record(job.id, 1, [("/lib/a.jpg", "first try")])
+    counts = JobCounts(done=2, failed=2, failures=[("/lib/a.jpg", "bad"), ("/lib/b.jpg", "bad")])
+    assert store.finish(job.id, "done", counts=counts)
+    store.record(job.id, 5, [("/lib/c.jpg", "late")])
+    assert not store.finish(job.id, "done", counts=JobCounts(9, 9, []))
+    ended = store.get(job.id)
+    assert ended is not None and (ended.state, ended.done, ended.failed) == ("done", 2, 2)
+    assert ended.failures == [("/lib/a.jpg", "bad"), ("/lib/b.jpg", "bad")]

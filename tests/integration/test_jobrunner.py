@@ -12,7 +12,14 @@ import pytest
 
 from embed import Embedder, parse_model_spec
 from pixseek.ingest import Ingester
-from pixseek.jobrunner import delete_photos, ingest_queued, queue_reindex, queue_scan, reconcile
+from pixseek.jobrunner import (
+    cancel_file_job,
+    delete_photos,
+    ingest_queued,
+    queue_reindex,
+    queue_scan,
+    reconcile,
+)
 from pixseek.jobstores import SqliteJobStore
 from pixseek.library import Library
 from pixseek.photos import file_sha256, point_id
@@ -101,8 +108,34 @@ def test_a_cancelled_job_processes_nothing_more_and_gives_its_files_back(
     jobs.request_cancel(job.id)
     assert ingest_queued(ingester, jobs, job.id, "w@test", claim=10) == 0
     assert jobs.get(job.id).state == "cancelled"  # type: ignore[union-attr]
-    assert opened.catalog.pending_count(job.id) == COUNT + 3
-    assert len(opened.catalog.claim(100, "other@test", job.id)) == COUNT + 3  # none left claimed
+    # new files leave the queue (and the catalog): the next scan finds them again
+    assert opened.catalog.pending_count(job.id) == 0 and opened.catalog.status_counts() == {}
+    again = jobs.create("index")
+    assert queue_scan(ingester, jobs, again.id, [str(photos.root)], claim=10).files == COUNT + 3
+
+
+def test_cancelling_a_job_no_worker_holds_ends_it_at_once(
+    opened: Library, photos: GeneratedLibrary, tmp_path: Path
+) -> None:
+    # its ingest tasks were lost (the issue: jobs stayed `running 0/62` through cancel)
+    jobs = SqliteJobStore(tmp_path / "jobs.sqlite3")
+    scan_and_ingest(opened, jobs, photos.root)
+    job = jobs.create("reindex")
+    model = opened.embedder.model_id
+    queue_reindex(opened.catalog, jobs, job.id, model, claim=10, everything=True)
+    assert cancel_file_job(jobs, opened.catalog, job.id)
+    ended = jobs.get(job.id)
+    assert ended is not None and (ended.state, ended.done, ended.failed) == ("cancelled", 0, 0)
+    assert opened.catalog.status_counts() == {"indexed": COUNT, "failed": 3}
+    assert len(opened.catalog.shas_indexed_with(model)) == COUNT  # hashes and model kept
+    assert not cancel_file_job(jobs, opened.catalog, job.id)  # ended already
+    # a task that arrives later processes nothing
+    assert ingest_queued(ingester_for(opened), jobs, job.id, "w@test", claim=10) == 0
+    late = jobs.create("reindex")
+    jobs.request_cancel(late.id)
+    queued = queue_reindex(opened.catalog, jobs, late.id, model, claim=10, everything=True)
+    assert queued.files == 0 and jobs.get(late.id).state == "cancelled"  # type: ignore[union-attr]
+    assert opened.catalog.status_counts() == {"indexed": COUNT, "failed": 3}
 
 
 def test_reconcile_requeues_leftovers_and_missing_points(

@@ -1,12 +1,16 @@
-"""Server mode for real: redis-server, `pixseek worker` processes (Celery), the `pixseek` CLI."""
+"""Server mode for real: redis-server (killed and restarted too), `pixseek worker` processes
+(Celery), the `pixseek` CLI."""
 
 from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -15,9 +19,12 @@ import redis
 from pixseek.jobs import Job
 from pixseek.jobstores import RedisJobStore
 from pixseek.library import Library
+from pixseek.lock import DataDirLock
 from pixseek.settings import Settings
 from tests.integration.library import GeneratedLibrary, generate_library
 from tests.integration.services import (
+    RedisServer,
+    indexed_rows,
     pixseek_env,
     redis_server,
     run_pixseek,
@@ -143,3 +150,77 @@ def test_a_cancelled_job_stops_within_seconds_and_says_how_far_it_got(
     assert 10 <= final.done < IMAGES
     listed = run_pixseek(data, "jobs", env=env)
     assert job_id in listed.stdout and "cancelled" in listed.stdout
+
+
+def test_a_worker_that_cannot_open_the_index_refuses_to_start_and_takes_no_task(
+    tmp_path: Path, redis_url: str, library: GeneratedLibrary
+) -> None:
+    # the issue: a second worker on the embedded index said "ready", took the scan task and
+    # failed it, and the job stayed queued for ever
+    data, env = tmp_path / "data", env_for(redis_url)
+    job_id = submit(data, library, env)  # its scan task waits in the broker
+    with DataDirLock(data):  # another process holds the embedded index
+        refused = run_pixseek(data, "worker", "--name", "w4@test", env=env)
+    assert refused.returncode == 1, refused.stderr
+    assert f"the data directory {data} is in use by process" in refused.stderr
+    assert "ready" not in refused.stderr
+    assert job_in_redis(redis_url, job_id).state == "queued"
+    assert redis.Redis.from_url(redis_url).llen("celery") == 1  # the scan task is still there
+    worker = start_pixseek(
+        data, "worker", "--name", "w4@test", env=env, log=tmp_path / "worker.log"
+    )
+    try:
+        final = wait_for(
+            lambda: (job := job_in_redis(redis_url, job_id)).finished and job, 120, "the job"
+        )
+    finally:
+        stop(worker)
+    assert (final.state, final.done, final.failed) == ("done", IMAGES, 3)
+
+
+@pytest.mark.parametrize("persistence", ["appendonly", "none"])
+def test_a_redis_killed_mid_job_loses_no_task_and_no_count(
+    tmp_path: Path, library: GeneratedLibrary, persistence: str
+) -> None:
+    # the issue: after a kill -9 of Redis a job ended done=568, failed=2 of 602 while the
+    # index held all 600 (an ingest task was rejected with requeue=False); without persistence
+    # the job's remaining files stayed queued with no task to process them
+    server = RedisServer(tmp_path / "redis", appendonly=persistence == "appendonly").start()
+    data = tmp_path / "data"
+    env = env_for(server.url, batch_size="8", worker_claim="32")
+    worker = start_pixseek(data, "worker", "--name", "w5@test", env=env, log=tmp_path / "w.log")
+    try:
+        job_id = submit(data, library, env)
+        wait_for(lambda: indexed_rows(data) >= IMAGES // 4, 120, "a quarter indexed", 0.01)
+        server.kill()
+        assert indexed_rows(data) < IMAGES, "the kill should land mid-job"
+        time.sleep(2)
+        server.start()  # on the same port: the worker connects again
+        wait_for(lambda: pending_files(data) == 0, 120, "no file left queued")
+        ended = wait_for(lambda: every_job_ended(server.url), 60, "every job to end")
+    finally:
+        stop(worker)
+        server.stop()
+    assert indexed(data) == (IMAGES, IMAGES)
+    if persistence == "appendonly":  # the job survived: its counts are the catalog's
+        (job,) = [j for j in ended if j.id == job_id]
+        assert (job.state, job.total, job.done, job.failed) == ("done", IMAGES + 3, IMAGES, 3)
+    else:  # the job went with Redis: its files were given a job of their own
+        assert ended and all(job.state == "done" for job in ended)
+
+
+def pending_files(data: Path) -> int | None:
+    try:
+        with closing(sqlite3.connect(data / "catalog.sqlite3", timeout=1)) as db:
+            row = db.execute("SELECT count(*) FROM files WHERE status = 'pending'").fetchone()
+            return int(row[0])
+    except sqlite3.OperationalError:
+        return None
+
+
+def every_job_ended(redis_url: str) -> list[Job] | None:
+    try:
+        jobs = RedisJobStore(redis.Redis.from_url(redis_url)).list()
+    except redis.exceptions.ConnectionError:
+        return None
+    return jobs if all(job.finished for job in jobs) else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -93,7 +94,13 @@ def web_settings(data_dir: Path, **overrides: Any) -> Settings:
 @pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """Started once: loading the model and indexing the library is most of the suite's time."""
-    root = tmp_path_factory.mktemp("web")
+    with open_site(tmp_path_factory.mktemp("web")) as found:
+        yield found
+
+
+@contextmanager
+def open_site(root: Path) -> Iterator[Site]:
+    """The embedded mode over a library of real JPEGs in root, indexed, with its app."""
     with pytest.MonkeyPatch.context() as env:
         for name in [n for n in os.environ if n.startswith("PIXSEEK_")]:
             env.delenv(name)

@@ -184,7 +184,8 @@ def test_a_bad_reindex_answers_422(admin: Visitor, body: dict[str, Any], field_n
 def test_admin_actions_need_an_admin_and_json(admin: Visitor, viewer: Visitor) -> None:
     for path in ("/api/v1/admin/reindex", "/api/v1/admin/rescan"):
         assert_error(viewer.post(path, json={"scope": "all"}), 403)
-        assert_error(admin.post(path, data="scope=all", content_type="text/plain"), 400)
+        assert_error(admin.post(path, data="scope=all", content_type="text/plain"), 415)
+        assert_error(admin.post(path, data="{scope", content_type="application/json"), 400)
     assert_error(viewer.get("/api/v1/admin/status"), 403)
 
 

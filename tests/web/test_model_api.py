@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import open_clip
 import pytest
+import torch
 
+from pixseek.jobrunner import queue_reindex
+from pixseek.tasknames import SWITCH
 from tests.web.conftest import Site, Visitor, assert_error
+from tests.web.photos import write_jpegs
 
 OLD, NEW = "pixseek-tiny", "pixseek-tiny-b"
 
@@ -59,6 +65,7 @@ def test_switching_to_another_model_and_back(site: Site, admin: Visitor, viewer:
         {"model": "NoSuchArchitecture:laion2b_s34b_b79k"},
         {"model": "ViT-B-32:no_such_tag"},
         {"model": "ViT-B-32:/no/such/weights.bin"},
+        {"model": "ViT-B-32:/tmp/weights\x00.bin"},  # a NUL byte: issue 11 item 12
         {"model": ""},
         {},
     ],
@@ -91,3 +98,73 @@ def test_a_switch_while_one_runs_answers_409_and_cancelling_abandons_it(
         "job": None,
     }  # fmt: skip
     assert "pixseek-tiny-b--none" not in services.library.index.vector_names()
+
+
+def write_weights(path: Path, architecture: str) -> Path:
+    """The tiny model's real weights file for an architecture (random weights, fixed seed)."""
+    from embed.model import register_model_configs
+
+    register_model_configs()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        torch.save(open_clip.create_model(architecture).state_dict(), path)
+    return path
+
+
+def test_weights_that_cannot_load_answer_422_saying_why_and_start_nothing(
+    site: Site, admin: Visitor, tmp_path: Path
+) -> None:
+    # the issue: {"model": "ViT-B-32:/etc/passwd"} answered 202, then every ingest crashed
+    jobs_before = len(site.services.jobs.list(500))
+    other_architecture = write_weights(tmp_path / "tiny-b.pt", NEW)
+    torch.save({}, tmp_path / "empty.pt")
+    refused = {
+        "ViT-B-32:/etc/passwd": "is not a model checkpoint torch can read",
+        f"{OLD}:{other_architecture}": "does not hold weights that fit pixseek-tiny",
+        f"{OLD}:{tmp_path / 'empty.pt'}": "holds no model weights",
+    }
+    for model, why in refused.items():
+        error = assert_error(admin.post("/api/v1/admin/model", json={"model": model}), 422, "model")
+        assert why in error["details"][0]["message"], error
+    assert len(site.services.jobs.list(500)) == jobs_before
+    assert admin.get("/api/v1/admin/model").json["target"] is None
+
+
+def test_a_weights_file_that_fits_is_switched_to(
+    site: Site, admin: Visitor, viewer: Visitor, tmp_path: Path
+) -> None:
+    mine = f"{OLD}:{write_weights(tmp_path / 'mine.pt', OLD)}"
+    switch(site, admin, mine)
+    assert search(viewer)["model"] == "pixseek-tiny--local-mine"
+    switch(site, admin, OLD)
+
+
+def test_a_target_that_fails_to_load_later_fails_its_switch_alone(
+    site: Site, admin: Visitor, viewer: Visitor, tmp_path: Path
+) -> None:
+    services, runtime = site.services, site.runtime
+    job = services.jobs.create("model-switch", {"from": OLD, "to": "ViT-B-32:/etc/passwd"})
+    services.library.models.begin("ViT-B-32:/etc/passwd", job.id)  # as an unchecked switch did
+    new_photos = write_jpegs(tmp_path / "more", range(300, 303), (200, 150))
+    indexed = site.wait_job(runtime.index([str(tmp_path / "more")]).id)
+    assert (indexed.state, indexed.done, indexed.failed) == ("done", len(new_photos), 0)
+    runtime.send_task(SWITCH, [job.id])  # the step loads the target, which cannot load
+    failed = site.wait_job(job.id)
+    assert failed.state == "failed" and "ViT-B-32:/etc/passwd" in (failed.error or ""), failed
+    assert admin.get("/api/v1/admin/model").json["target"] is None
+    assert services.library.index.vector_names() == {"pixseek-tiny--none": 64}
+    assert search(viewer)["results"]
+
+
+def test_cancelling_a_job_whose_tasks_are_gone_ends_it(site: Site, admin: Visitor) -> None:
+    # the issue: index jobs stayed `running 0/62` through cancel and restart
+    context = site.runtime.context
+    job = context.jobs.create("reindex", {"scope": "all"})
+    queue_reindex(context.library.catalog, context.jobs, job.id, context.ingester.model_id,
+                  claim=256, everything=True)  # fmt: skip  # and no ingest task is sent
+    assert context.library.catalog.pending_count(job.id) > 0
+    answer = admin.post(f"/api/v1/jobs/{job.id}/cancel")
+    assert answer.status_code == 200, answer.text
+    assert answer.json["state"] == "cancelled"
+    assert context.library.catalog.status_counts().get("pending", 0) == 0
+    assert_error(admin.post(f"/api/v1/jobs/{job.id}/cancel"), 409)

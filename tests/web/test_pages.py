@@ -63,3 +63,16 @@ def test_stylesheets_and_scripts_are_served_from_the_app(site: Site, admin: Visi
     for sheet in sheets:
         answer = admin.get(sheet)
         assert answer.status_code == 200 and answer.mimetype == "text/css"
+
+
+@pytest.mark.parametrize("page", [*PAGES, "/login"])
+def test_every_page_forbids_framing_sniffing_and_foreign_scripts(
+    site: Site, admin: Visitor, page: str
+) -> None:
+    answer = admin.get(page_path(site, page), follow_redirects=page == "/login")
+    assert answer.status_code == 200
+    policy = answer.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert "'unsafe-inline'" not in policy and "'unsafe-eval'" not in policy
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert answer.headers["X-Frame-Options"] == "DENY"

@@ -395,9 +395,63 @@ def test_drafted_jpeg_of_other_modes_is_rgb(tmp_path: Path, mode: str) -> None:
     assert rgb.size == (400, 300)
 
 
-def test_png_is_not_drafted(tmp_path: Path) -> None:
-    path = write_image(tmp_path / "big.png", big_picture((1600, 1200)))
-    assert decode_file(path, min_side=224).size == (1600, 1200)
+def test_png_is_reduced_by_the_largest_factor_that_keeps_min_side(tmp_path: Path) -> None:
+    picture = big_picture((1600, 1200))
+    path = write_image(tmp_path / "big.png", picture)
+    rgb = decode_file(path, min_side=224)
+    assert rgb.size == (320, 240)  # 1200 // 224 = 5
+    # the same picture as a full decode scaled down (box filter against Pillow's bilinear)
+    expected = np.asarray(picture.resize(rgb.size, Image.Resampling.BOX), dtype=np.int16)
+    assert np.abs(np.asarray(rgb, dtype=np.int16) - expected).mean() < 2
+
+
+@pytest.mark.parametrize("suffix", [".png", ".webp", ".tiff"])
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_a_reduced_picture_comes_out_upright(tmp_path: Path, suffix: str, orientation: int) -> None:
+    path = write_image(
+        tmp_path / f"o{orientation}{suffix}",
+        stored_marker(orientation, (600, 400)),
+        ExifSpec(orientation=orientation),
+        quality=95,
+    )
+    assert_upright_marker(decode_file(path, min_side=100), size=(150, 100))
+
+
+@pytest.mark.parametrize(
+    ("mode", "transparent"),
+    [("P", False), ("P", True), ("1", False), ("LA", True), ("I;16", False)],
+)
+def test_reduction_converts_modes_that_cannot_be_averaged_first(
+    tmp_path: Path, mode: str, transparent: bool
+) -> None:
+    # a red (or bright) left half and a black or transparent right half, 800x400
+    picture = Image.new("RGBA", (800, 400), (0, 0, 0, 0 if transparent else 255))
+    picture.paste((255, 0, 0, 255), (0, 0, 400, 400))
+    if mode == "P":
+        stored = picture.convert("RGB").quantize(4) if not transparent else picture.convert("P")
+    elif mode == "1":  # no dithering: a white left half
+        stored = picture.convert("L").point(lambda v: 255 if v else 0).convert("1")
+    elif mode == "I;16":
+        stored = Image.fromarray(np.asarray(picture.convert("L"), np.uint16) * 257)
+    else:
+        stored = picture.convert(mode)
+    path = tmp_path / f"{mode.replace(';', '')}.png"
+    stored.save(path)
+    rgb = decode_file(path, min_side=100)
+    assert rgb.size == (200, 100) and rgb.mode == "RGB"
+    left, right = rgb.getpixel((50, 50)), rgb.getpixel((150, 50))
+    assert left == decode_file(path).getpixel((200, 200))  # the full decode's colour there
+    assert right == (WHITE if transparent else (0, 0, 0))
+
+
+def test_a_decode_over_max_decoded_pixels_is_refused_before_decoding(tmp_path: Path) -> None:
+    png = write_image(tmp_path / "wide.png", big_picture((1600, 1200)))
+    with open_image(png) as image, pytest.raises(ImageDecodeError, match=r"1\.9 MP.*1\.0 MP"):
+        decode_rgb(image, min_side=224, max_decoded_pixels=1_000_000)
+    # a JPEG as large decodes at 1/4 (400x300): well inside the limit
+    jpeg = write_image(tmp_path / "wide.jpg", big_picture((1600, 1200)))
+    with open_image(jpeg) as image:
+        assert decode_rgb(image, min_side=224, max_decoded_pixels=1_000_000).size == (400, 300)
 
 
 def test_min_side_must_be_positive(tmp_path: Path) -> None:

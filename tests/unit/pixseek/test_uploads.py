@@ -7,10 +7,12 @@ import io
 from pathlib import Path
 
 import pytest
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
-from embed.decode import register_optional_formats
+from embed.decode import open_image, register_optional_formats
 from pixseek.errors import UploadError
-from pixseek.uploads import store_upload
+from pixseek.uploads import UploadReceiver, place_upload, store_upload
 from tests.imagegen import textured_rgb
 
 MB = 1024 * 1024
@@ -113,3 +115,58 @@ def test_a_file_system_without_hard_links_still_stores_once(
     again = store_upload(io.BytesIO(data), tmp_path, 10 * MB, PIXELS)
     assert (first.created, again.created) == (True, False)
     assert files_in(tmp_path) == [first.path] and first.path.read_bytes() == data
+
+
+def gif_js_polyglot() -> bytes:
+    """A real GIF that is also a script: its width bytes open a JS comment (`GIF87a/*`), the
+    picture's bytes sit inside the comment, and a statement follows its end."""
+    width = int.from_bytes(b"/*", "little")  # 10799 px
+    out = io.BytesIO()
+    Image.new("P", (width, 1)).save(out, format="GIF")
+    data = out.getvalue()
+    assert data[:8] == b"GIF87a/*"
+    return data + b"*/=1;alert(document.domain);//"
+
+
+def png_with_text(text: str) -> bytes:
+    info = PngInfo()
+    info.add_text("Comment", text)
+    out = io.BytesIO()
+    textured_rgb(2, (64, 48)).save(out, format="PNG", pnginfo=info)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        gif_js_polyglot(),
+        png_with_text("<script>fetch('/api/v1/tokens')</script>"),
+        png_with_text("<!DOCTYPE html><p>hello"),
+        png_with_text("<IFRAME src=//example.com>"),
+    ],
+    ids=["gif-js", "png-script", "png-doctype", "png-iframe"],
+)
+def test_an_image_that_also_runs_in_a_browser_is_refused(tmp_path: Path, data: bytes) -> None:
+    with open_image(io.BytesIO(data)) as image:
+        assert image.size[0] > 0  # a picture Pillow reads
+    with pytest.raises(UploadError, match="HTML or script"):
+        store_upload(io.BytesIO(data), tmp_path / "uploads", 10 * MB, 10**9)
+    assert files_in(tmp_path / "uploads") == []
+
+
+def test_a_marker_split_between_two_writes_is_found(tmp_path: Path) -> None:
+    data = png_with_text("<script>alert(1)</script>")
+    cut = data.index(b"<script") + 4
+    receiver = UploadReceiver(tmp_path, 10 * MB)
+    incoming = receiver.open("split.png")
+    incoming.write(data[:cut])
+    incoming.write(data[cut:])
+    with pytest.raises(UploadError, match="HTML or script"):
+        place_upload(incoming, PIXELS)
+    receiver.close()
+    assert files_in(tmp_path) == []
+
+
+def test_text_in_a_picture_that_is_not_markup_is_kept(tmp_path: Path) -> None:
+    data = png_with_text("a <b>bold</b> caption, <a href> and script tags as words: script")
+    assert store_upload(io.BytesIO(data), tmp_path, 10 * MB, PIXELS).created

@@ -1,0 +1,197 @@
+"""The JSON bodies the API answers with, as pydantic models: the OpenAPI document's response
+schemas. The views build plain dicts; tests/web/test_openapi_schemathesis.py checks every answer
+against these, so a field added to an answer without its model here fails there."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Shape(BaseModel):
+    """An answer lists every field it sends: extra fields are a mistake of the document."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Health(Shape):
+    status: Literal["ok"]
+
+
+class ReadyChecks(Shape):
+    index: str = Field(description='"ok", or "error: ..."')
+    jobs: str = Field(description='"ok", or "error: ..."')
+    model: str = Field(description='"ok", or "loading" until the model is in memory')
+
+
+class Ready(Shape):
+    ready: bool
+    checks: ReadyChecks
+
+
+class OpenApiDocument(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    openapi: str
+    info: dict[str, Any]
+    paths: dict[str, Any]
+    components: dict[str, Any]
+
+
+class Me(Shape):
+    user: str
+    role: Literal["viewer", "admin"]
+    auth: bool = Field(description="whether this server asks visitors to log in")
+
+
+class Photo(Shape):
+    id: str
+    path: str | None = Field(description="the first path of the file; null when none is known")
+    filename: str | None
+    taken_at: str | None = Field(description="ISO 8601, the camera's wall-clock time")
+    width: int | None
+    height: int | None
+    format: str | None
+    camera: str | None
+    thumbnail_url: str
+    preview_url: str
+    original_url: str
+    payload: dict[str, Any] = Field(description="every field the index holds for the photo")
+
+
+class SearchResult(Photo):
+    score: float
+
+
+class SearchAnswer(Shape):
+    results: list[SearchResult]
+    offset: int
+    limit: int
+    next_offset: int | None = Field(description="the next page's offset; null on the last page")
+    model: str = Field(description="the id of the model that answered")
+    took_ms: float
+
+
+class FileFailure(Shape):
+    path: str
+    reason: str
+
+
+class Job(Shape):
+    id: str
+    kind: str = Field(description="index, reindex, upload, model-switch, backup, ...")
+    state: Literal["queued", "running", "done", "failed", "cancelled"]
+    detail: dict[str, Any]
+    total: int
+    done: int
+    failed: int
+    planned: bool = Field(description="every file of the job has been counted into total")
+    cancel_requested: bool
+    error: str | None
+    created_at: float = Field(description="seconds since the epoch")
+    started_at: float | None
+    finished_at: float | None
+    failures: list[FileFailure] = Field(description="the first 1000 failed files")
+    images_per_second: float
+    eta_seconds: float | None
+
+
+class JobList(Shape):
+    jobs: list[Job]
+
+
+class JobStarted(Shape):
+    job: Job
+
+
+class UploadedFile(Shape):
+    filename: str
+    status: Literal["queued", "duplicate", "failed"]
+    id: str | None = Field(description="the photo id the file will have (or has)")
+    sha256: str | None
+    duplicate_of: str | None = Field(description="the path of the copy the library holds")
+    reason: str | None = Field(description="why the file was refused")
+
+
+class UploadAnswer(Shape):
+    job: Job | None = Field(description="the job indexing the queued files; null when none was")
+    files: list[UploadedFile]
+
+
+class ModelAnswer(Shape):
+    active: str = Field(description="the model searches use, as PIXSEEK_MODEL names it")
+    active_id: str
+    target: str | None = Field(description="the model being switched to")
+    retired: str | None = Field(description="the model whose vectors are being dropped")
+    job: Job | None = Field(description="the switch's job")
+
+
+class Backup(Shape):
+    name: str
+    path: str
+    created_at: str = Field(description="ISO 8601, UTC")
+    backend: str
+    model: str
+    photos: int
+    points: int
+    bytes: int
+
+
+class BackupList(Shape):
+    directory: str
+    keep: int
+    backups: list[Backup] = Field(description="newest first")
+
+
+class ModelSwitchSummary(Shape):
+    target: str | None
+    retired: str | None
+    job: str | None
+
+
+class Stats(Shape):
+    data_dir: str
+    backend: str
+    model: str
+    model_id: str
+    model_switch: ModelSwitchSummary | None
+    vectors: dict[str, int] = Field(description="the named vectors held, with their sizes")
+    points: int
+    files_indexed: int
+    files_failed: int
+    files_queued: int
+    files_deleted: int
+
+
+class Queue(Shape):
+    pending: int
+
+
+class Worker(Shape):
+    name: str
+    state: Literal["online", "offline"]
+
+
+class Status(Shape):
+    mode: Literal["embedded", "server"]
+    stats: Stats
+    queue: Queue
+    workers: list[Worker]
+    roots: list[str] = Field(description="the library folders")
+
+
+class Token(Shape):
+    id: str
+    name: str
+    user: str = Field(description="the user who made it")
+    role: Literal["viewer", "admin"]
+    created_at: float
+    last_used_at: float | None
+
+
+class TokenList(Shape):
+    tokens: list[Token]
+
+
+class NewToken(Token):
+    token: str = Field(description="the secret: shown in this answer only")
