@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from pixseek.index.base import IndexPoint, IndexTuning, SearchFilters
-from pixseek.index.edge import EdgeIndex
+from pixseek.index.edge.shard import EdgeIndex
 
 DIM = 512
 TICK = 0.05

@@ -31,10 +31,10 @@ from PIL import Image
 
 from embed.spec import parse_model_spec
 from pixseek.index.base import IndexPoint
-from pixseek.index.edge import EdgeIndex
-from pixseek.ingest import Indexer
+from pixseek.index.edge.shard import EdgeIndex
+from pixseek.indexing.ingest import Indexer, Ingester
 from pixseek.library import Library
-from pixseek.photos import point_id
+from pixseek.photos.identity import point_id
 from pixseek.settings import Settings, load_settings
 
 CAMERA_SIZE = (4000, 3000)
@@ -82,7 +82,7 @@ def timed_pixseek(settings: Settings, folder: Path, count: int) -> float:
     """images/s of a fresh `pixseek index` of folder (the model loaded beforehand)."""
     with Library(settings) as library:
         library.embedder.load()
-        indexer = Indexer(settings, library.embedder, library.index, library.catalog)
+        indexer = Indexer(Ingester.of(library))
         started = time.perf_counter()
         report = indexer.run([str(folder)])
         seconds = time.perf_counter() - started

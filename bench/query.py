@@ -38,14 +38,14 @@ from typing import Any
 import numpy as np
 
 from embed import Embedder, parse_model_spec
-from pixseek.filters import build_filters
 from pixseek.index import IndexPoint, tuning_from
 from pixseek.index.base import SearchFilters
-from pixseek.index.edge import EdgeIndex
-from pixseek.metadata import PhotoMetadata
-from pixseek.photos import build_payload, point_id
+from pixseek.index.edge.shard import EdgeIndex
+from pixseek.photos.identity import build_payload, point_id
+from pixseek.photos.metadata import PhotoMetadata
+from pixseek.search.filters import build_filters
 from pixseek.settings import Settings, load_settings
-from pixseek.users import UserStore
+from pixseek.store.users import UserStore
 
 DIM = 512
 SEED = 7

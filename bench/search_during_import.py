@@ -22,12 +22,12 @@ import numpy as np
 from celery.worker import state as worker_state
 from PIL import Image
 
-from pixseek.index.edge import EdgeIndex
-from pixseek.ingest import Ingester
-from pixseek.jobs import JobStore
-from pixseek.jobstores import open_job_store
+from pixseek.index.edge.shard import EdgeIndex
+from pixseek.indexing.ingest import Ingester
+from pixseek.jobs.job import JobStore
+from pixseek.jobs.stores import open_job_store
 from pixseek.library import Library
-from pixseek.search import QueryTerm, SearchRequest, search
+from pixseek.search.search import QueryTerm, SearchRequest, search
 from pixseek.settings import load_settings
 from workers.app import make_celery
 from workers.context import WorkerContext, install
@@ -94,7 +94,10 @@ def measure(images: Path, data: Path, model: str, build_aside: bool) -> Latencie
     install(
         app,
         WorkerContext(
-            settings, library, jobs, Ingester(settings, library.embedder, index, library.catalog)
+            settings,
+            library,
+            jobs,
+            Ingester(settings, index, library.catalog, lambda: [library.embedder]),
         ),
     )
     worker = InProcessWorker(app)

@@ -8,7 +8,6 @@ import threading
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,6 +17,7 @@ from open_clip.transformer import text_global_pool
 from PIL import Image
 
 from embed.batching import Coalescer, VectorCache
+from embed.configs import register_model_configs
 from embed.device import TORCH_DTYPES, choose_device, choose_precision, choose_text_precision
 from embed.errors import ModelSpecError, ModelUnavailableError
 from embed.spec import ModelSpec
@@ -25,10 +25,7 @@ from embed.weights import resolve_pretrained
 
 log = logging.getLogger(__name__)
 
-CONFIG_DIR = Path(__file__).parent / "model_configs"
 RANDOM_SEED = 0
-_configs_registered = False
-_configs_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -179,15 +176,6 @@ class Embedder:
                 raise ModelUnavailableError(f"weights file not found: {spec.weights_file}")
             return str(spec.weights_file)
         return resolve_pretrained(spec, self.cache_dir)
-
-
-def register_model_configs() -> None:
-    """Make the project's own model configs (pixseek-tiny, ...) known to OpenCLIP, once."""
-    global _configs_registered
-    with _configs_lock:
-        if not _configs_registered:
-            open_clip.add_model_config(CONFIG_DIR)
-            _configs_registered = True
 
 
 def _warn_random(spec: ModelSpec) -> None:

@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 import open_clip
 
+from embed.configs import register_model_configs
 from embed.errors import ModelSpecError, ModelUnavailableError
 from embed.spec import ModelSpec
 
@@ -51,8 +52,6 @@ def check_known(spec: ModelSpec) -> None:
         if not folder.is_dir():
             raise ModelSpecError(f"no folder {folder} on this machine")
         return
-    from embed.model import register_model_configs  # it imports this module
-
     register_model_configs()
     if spec.architecture not in open_clip.list_models():
         raise ModelSpecError(
@@ -81,8 +80,6 @@ def check_local_weights(spec: ModelSpec) -> None:
         return
     if spec.weights_file is not None:
         _check_checkpoint(spec.weights_file)
-    from embed.model import register_model_configs  # it imports this module
-
     register_model_configs()
     import torch
 

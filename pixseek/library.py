@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from embed import EmbedError, ModelUnavailableError, parse_model_spec
 from embed.memory import set_decode_budget
-from pixseek.catalog import Catalog
 from pixseek.index import VectorIndex, backend_name, open_index
-from pixseek.lock import DataDirLock
-from pixseek.modelstate import ModelState, ModelStore, model_id
 from pixseek.settings import Settings
+from pixseek.store.catalog import Catalog
+from pixseek.store.lock import DataDirLock
+from pixseek.store.modelstate import ModelState, ModelStore, model_id
 
 if TYPE_CHECKING:
     from embed.model import Embedder
@@ -75,7 +75,7 @@ class Library:
         return self._catalog
 
     @property
-    def models(self) -> ModelStore:
+    def model_store(self) -> ModelStore:
         assert self._models is not None, "open() the library first"
         return self._models
 
@@ -85,7 +85,7 @@ class Library:
         return self._index
 
     def model_state(self) -> ModelState:
-        return self.models.read()
+        return self.model_store.read()
 
     @property
     def embedder(self) -> Embedder:
@@ -182,7 +182,6 @@ class Library:
             "files_indexed": counts.get("indexed", 0),
             "files_failed": counts.get("failed", 0),
             "files_queued": counts.get("pending", 0),
-            "files_deleted": counts.get("excluded", 0),
         }
 
     def __enter__(self) -> Library:

@@ -160,7 +160,6 @@ class Stats(Shape):
     files_indexed: int
     files_failed: int
     files_queued: int
-    files_deleted: int
 
 
 class Queue(Shape):

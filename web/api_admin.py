@@ -11,21 +11,22 @@ from werkzeug.formparser import parse_form_data
 
 from embed import ModelSpecError
 from pixseek import __version__
-from pixseek.backup import KIND as BACKUP_KIND
-from pixseek.backup import list_backups, unfinished_backup_jobs
-from pixseek.catalog import Catalog
 from pixseek.errors import NotFoundError
-from pixseek.jobrunner import FILE_JOB_KINDS, cancel_file_job
-from pixseek.jobs import Job
-from pixseek.modelstate import model_id
-from pixseek.modelswitch import KIND as MODEL_SWITCH
-from pixseek.modelswitch import request_switch
-from pixseek.photos import point_id
-from pixseek.tasknames import BACKUP, REINDEX, SCAN, SWITCH  # the web never imports the tasks
-from pixseek.uploads import UploadError, UploadReceiver, place_upload
+from pixseek.jobs.job import Job
+from pixseek.jobs.names import BACKUP, REINDEX, SCAN, SWITCH  # the web never imports the tasks
+from pixseek.jobs.runner import FILE_JOB_KINDS, cancel_file_job
+from pixseek.ops.backup import KIND as BACKUP_KIND
+from pixseek.ops.backup import list_backups, unfinished_backup_jobs
+from pixseek.photos.identity import point_id
+from pixseek.photos.uploads import UploadError, UploadReceiver, place_upload
+from pixseek.store.catalog import Catalog
+from pixseek.store.modelstate import model_id
+from pixseek.switch.modelswitch import KIND as MODEL_SWITCH
+from pixseek.switch.modelswitch import request_switch
 from web import answers, auth
 from web.api_search import services
-from web.validation import Answer, ApiError, Name, Text, endpoint, openapi_document
+from web.errors import ApiError
+from web.validation import Answer, Name, Text, endpoint, openapi_document
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/v1")
 

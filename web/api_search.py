@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
-from PIL import Image
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -23,18 +22,24 @@ from pydantic import (
 
 from embed.decode import decode_rgb, open_image
 from pixseek.errors import NotFoundError, QueryError
-from pixseek.filters import build_filters, date_bound
 from pixseek.index.base import SearchFilters, StoredPoint
-from pixseek.originals import OpenedOriginal, StaleOriginalError, allowed_roots, open_original
-from pixseek.search import MAX_LIMIT, QueryTerm, SearchRequest, search, text_terms
-from pixseek.tasknames import SCAN
-from pixseek.thumbnails import (
+from pixseek.jobs.names import SCAN
+from pixseek.photos.formats import mimetype as format_mimetype
+from pixseek.photos.originals import (
+    OpenedOriginal,
+    StaleOriginalError,
+    allowed_roots,
+    open_original,
+)
+from pixseek.photos.thumbnails import (
     PREVIEW_SIZE,
     decode_side_for,
     one_maker,
     thumbnail_path,
     write_thumbnails,
 )
+from pixseek.search.filters import build_filters, date_bound
+from pixseek.search.search import MAX_LIMIT, QueryTerm, SearchRequest, search, text_terms
 from web import answers
 from web.services import WebServices
 from web.validation import Answer, Text, endpoint
@@ -270,7 +275,7 @@ def original(photo_id: str) -> Response:
     in a library folder (or the uploads); otherwise 404, and the file is rescanned."""
     payload = _stored(photo_id).payload
     opened = _open_original(payload)
-    mimetype = Image.MIME.get(str(payload.get("format", "")).upper(), "application/octet-stream")
+    mimetype = format_mimetype(str(payload.get("format", "")))
     answer = send_file(
         opened.file, mimetype=mimetype, conditional=False, last_modified=opened.mtime,
         etag=f"{payload.get('sha256', '')}-{opened.size}-{opened.mtime}", max_age=ORIGINAL_CACHE,

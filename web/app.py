@@ -25,10 +25,10 @@ from pixseek.errors import (
     UploadTooLargeError,
 )
 from pixseek.settings import Settings, load_settings
-from pixseek.users import UserError
+from pixseek.store.users import UserError
 from web import api_admin, api_search, auth, limits, pages
+from web.errors import ApiError
 from web.services import WebServices, for_server
-from web.validation import ApiError
 
 log = logging.getLogger(__name__)
 # Core errors a user can act on, and the status each answers with.

@@ -18,7 +18,7 @@ from flask import Flask, current_app, request
 
 from pixseek.settings import Settings
 from web.auth import current_user
-from web.validation import ApiError
+from web.errors import ApiError
 
 KIB = 1024
 MIB = 1024 * KIB

@@ -22,7 +22,7 @@ from flask import Flask, Response, current_app, jsonify, render_template, reques
 from flask_limiter import Limiter, RateLimitExceeded
 
 from pixseek.settings import Settings
-from web.validation import ApiError
+from web.errors import ApiError
 
 log = logging.getLogger(__name__)
 # Guessing one password: 5 tries a minute, 20 an hour. One address may try several names (a

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pixseek.errors import SettingsError
-from pixseek.jobs import JobStore
-from pixseek.jobstores import open_job_store
+from pixseek.jobs.job import JobStore
+from pixseek.jobs.stores import open_job_store
 from pixseek.library import Library
 from pixseek.settings import Settings
-from pixseek.users import UserStore
+from pixseek.store.users import UserStore
 
 SendTask = Callable[[str, Sequence[Any]], None]
 WorkerStatus = Callable[[], list[dict[str, str]]]

@@ -13,27 +13,12 @@ from typing import Annotated, Any, TypeVar
 from flask import Blueprint, request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from web.auth import UNSAFE_METHODS, require_role
+from web.errors import ApiError
+
 F = TypeVar("F", bound=Callable[..., Any])
 JSON = "application/json"
 MULTIPART = "multipart/form-data"
-
-
-class ApiError(Exception):
-    """An answer other than success: status, a message a person can act on, and field details."""
-
-    def __init__(
-        self, status: int, message: str, details: list[dict[str, str]] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.details = details or []
-
-    def as_dict(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"status": self.status, "message": self.message}
-        if self.details:
-            error["details"] = self.details
-        return {"error": error}
 
 
 class FieldError(BaseModel):
@@ -136,7 +121,6 @@ def endpoint(
 
     `answers` are the statuses the view itself answers with besides success (404 for an unknown
     id, 409, 503...); those of the role check, the body and the query are added here."""
-    from web.auth import require_role  # auth uses ApiError from here
 
     extra = {code: a if isinstance(a, Answer) else Answer(a) for code, a in (answers or {}).items()}
 
@@ -239,7 +223,6 @@ def _security_schemes(session_cookie: str, csrf_header: str) -> dict[str, Any]:
 
 
 def _operation(spec: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
-    from web.auth import UNSAFE_METHODS  # auth uses ApiError from here
 
     operation: dict[str, Any] = {"summary": spec.summary.splitlines()[0] if spec.summary else ""}
     if spec.summary:

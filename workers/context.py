@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from celery import Celery
 
-from pixseek.ingest import Ingester
-from pixseek.jobs import JobStore
-from pixseek.jobstores import open_job_store
+from pixseek.indexing.ingest import Ingester
+from pixseek.jobs.job import JobStore
+from pixseek.jobs.stores import open_job_store
 from pixseek.library import Library
 from pixseek.settings import Settings
 
@@ -28,29 +28,30 @@ class WorkerContext:
         self.library.close()
 
 
-_contexts: dict[int, WorkerContext] = {}
-_lock = threading.Lock()
+CONTEXT_KEY = "pixseek_context"  # where an app keeps its context, in its configuration
+_lock = threading.Lock()  # two tasks starting at once build one context
 
 
 def install(app: Celery, context: WorkerContext) -> None:
     """Use an existing context (the serve process's own library) for this app's tasks."""
     with _lock:
-        _contexts[id(app)] = context
+        app.conf[CONTEXT_KEY] = context
 
 
 def context_for(app: Celery) -> WorkerContext:
-    """The context of this process, built on first use: the model loads once per process."""
+    """The app's context, built on first use: the model loads once per process. It lives on
+    the app itself, so two apps in one process (tests) never share or mistake one."""
     with _lock:
-        if id(app) not in _contexts:
-            _contexts[id(app)] = build(app.conf.pixseek_settings)
-        return _contexts[id(app)]
+        context: WorkerContext | None = app.conf.get(CONTEXT_KEY)
+        if context is None:
+            context = build(app.conf.pixseek_settings)
+            app.conf[CONTEXT_KEY] = context
+        return context
 
 
 def build(settings: Settings) -> WorkerContext:
     """Open the library, load and warm the model, connect the job store."""
     library = Library(settings, serving=True).open()
     library.embedder.warm_up()  # the first search or batch is not the slow one
-    ingester = Ingester(
-        settings, library.embedder, library.index, library.catalog, library.writing_embedders
-    )  # during a model switch, new photos are embedded by both models
+    ingester = Ingester.of(library)  # during a model switch, new photos get both models
     return WorkerContext(settings, library, open_job_store(settings), ingester)

@@ -1,5 +1,6 @@
-"""The embedded mode in one object: the library, the job store, the in-process worker and what
-the web app needs of them, started and stopped together (by `pixseek serve`, and by tests)."""
+"""The embedded mode in one object: the library, the job store and the in-process worker,
+started and stopped together (by `pixseek serve`, and by tests); `pixseek serve` hands the
+library and the job store to the web app (cli/serve.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,9 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
-from pixseek.jobs import Job
+from pixseek.jobs.job import Job
+from pixseek.jobs.names import SCAN
 from pixseek.settings import Settings
-from pixseek.tasknames import SCAN
-from web.services import WebServices
 from workers.app import make_celery
 from workers.context import WorkerContext, build, install
 from workers.inprocess import InProcessWorker
@@ -56,13 +56,6 @@ class EmbeddedRuntime:
     def worker_status(self) -> list[dict[str, str]]:
         state = "online" if self.worker.running else "offline"
         return [{"name": self.worker.hostname, "state": state}]
-
-    def web_services(self) -> WebServices:
-        """What the web app needs, sharing this process's library and sending to its worker."""
-        context = self.context
-        return WebServices(
-            self.settings, context.library, context.jobs, self.send_task, self.worker_status
-        )
 
     def close(self) -> None:
         self.worker.stop()

@@ -15,29 +15,26 @@ from typing import Any
 from celery import Celery, Task, bootsteps
 from celery.signals import worker_ready
 
-from pixseek.backup import abandon_backup_jobs, run_backup_job
 from pixseek.errors import PixseekError
-from pixseek.jobrunner import (
+from pixseek.jobs.names import BACKUP, INGEST, REINDEX, RETIRE, SCAN, SWITCH
+from pixseek.jobs.runner import (
     Queued,
-    delete_photos,
     end_job,
     ingest_queued,
     queue_reindex,
     queue_scan,
-    reconcile,
     resume_queued,
 )
-from pixseek.modelswitch import (
+from pixseek.ops.backup import run_backup_job
+from pixseek.recovery import plan_recovery
+from pixseek.switch.modelswitch import (
     RETIRE_DELAY,
     Step,
     Walk,
     abandon_switch,
-    resume,
     retire_old_model,
     run_step,
-    switch_from_settings,
 )
-from pixseek.tasknames import BACKUP, DELETE, INGEST, REINDEX, RETIRE, SCAN, SWITCH
 from workers.context import context_for
 
 log = logging.getLogger(__name__)
@@ -118,12 +115,6 @@ def reindex(task: Task, job_id: str, everything: bool) -> int:
     )  # fmt: skip
     send_ingest(task.app, job_id, queued)
     return queued.files
-
-
-def delete(task: Task, job_id: str, point_ids: list[str]) -> int:
-    """Take photos out of the index (their files stay out until they change)."""
-    context = context_for(task.app)
-    return delete_photos(context.ingester, context.jobs, job_id, point_ids)
 
 
 def model_switch(
@@ -226,21 +217,15 @@ def send_ingest(app: Celery, job_id: str, queued: Queued) -> None:
 def resume_after_restart(app: Celery, worker: str | None) -> None:
     """Give back what a dead run of this worker had claimed and resume unfinished jobs."""
     context = context_for(app)
-    resumed = reconcile(context.ingester, context.jobs, worker, context.settings.worker_claim)
-    for job_id, queued in resumed.items():
+    recovery = plan_recovery(
+        context.library, context.ingester, context.jobs, worker, context.settings.worker_claim
+    )
+    for job_id, queued in recovery.ingest.items():
         log.info("resuming job %s: %d queued files", job_id, queued.files)
         send_ingest(app, job_id, queued)
-    # A server's broker still holds a switch's next step and a backup task; the embedded
-    # mode's memory did not.
-    if worker is None:
-        abandon_backup_jobs(context.jobs)
-    switch = resume(context.library, context.jobs) if worker is None else None
-    if switch is not None:
-        log.info("resuming model switch %s", switch[0])
-        send_switch_step(app, *switch)
-    job = switch_from_settings(context.library, context.jobs)
-    if job is not None:
-        send_switch_step(app, job.id, Step(next=Walk()))
+    for job_id, step in recovery.switch_steps:
+        log.info("resuming model switch %s", job_id)
+        send_switch_step(app, job_id, step)
 
 
 def register(app: Celery) -> None:
@@ -248,7 +233,6 @@ def register(app: Celery) -> None:
     app.task(name=SCAN, **TASK_OPTIONS)(scan)
     app.task(name=INGEST, **TASK_OPTIONS)(ingest)
     app.task(name=REINDEX, **TASK_OPTIONS)(reindex)
-    app.task(name=DELETE, **TASK_OPTIONS)(delete)
     app.task(name=SWITCH, **TASK_OPTIONS)(model_switch)
     app.task(name=RETIRE, **TASK_OPTIONS)(model_retire)
     app.task(name=BACKUP, **TASK_OPTIONS)(backup)

@@ -40,9 +40,9 @@ def open_index(settings: Settings, serving: bool = False) -> VectorIndex:
     serving: this process answers searches while it writes, so the embedded shard builds its
     HNSW aside instead of freezing the process."""
     if settings.qdrant_url:
-        from pixseek.index.server import QdrantServerIndex
-        from pixseek.index.server_client import connect
-        from pixseek.index.server_snapshots import SnapshotTransfer
+        from pixseek.index.server.client import connect
+        from pixseek.index.server.collection import QdrantServerIndex
+        from pixseek.index.server.snapshots import SnapshotTransfer
 
         return QdrantServerIndex(
             connect(settings),
@@ -50,7 +50,7 @@ def open_index(settings: Settings, serving: bool = False) -> VectorIndex:
             tuning_from(settings),
             SnapshotTransfer.from_settings(settings),
         )
-    from pixseek.index.edge import EdgeIndex
+    from pixseek.index.edge.shard import EdgeIndex
 
     settings.index_dir.mkdir(parents=True, exist_ok=True)
     return EdgeIndex(settings.index_dir, tuning_from(settings), build_aside=serving)

@@ -107,7 +107,7 @@ def start_pixseek(
     """A long-running pixseek process (worker, serve), its output in log."""
     handle = log.open("ab")
     return subprocess.Popen(
-        [sys.executable, "-m", "pixseek", "--data-dir", str(data_dir), *args],
+        [sys.executable, "-m", "cli", "--data-dir", str(data_dir), *args],
         env=env, stdout=handle, stderr=subprocess.STDOUT,
     )  # fmt: skip
 
@@ -116,7 +116,7 @@ def run_pixseek(
     data_dir: Path, *args: str, env: dict[str, str]
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pixseek", "--data-dir", str(data_dir), *args],
+        [sys.executable, "-m", "cli", "--data-dir", str(data_dir), *args],
         env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
 

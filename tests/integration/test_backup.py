@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 
 from embed import Embedder
-from pixseek.backup import MANIFEST, list_backups, prune
 from pixseek.index.base import SearchFilters
-from pixseek.jobstores import open_job_store
+from pixseek.jobs.stores import open_job_store
 from pixseek.library import Library
-from pixseek.lock import DataDirLock
-from pixseek.search import QueryTerm, SearchRequest, search
+from pixseek.ops.backup import MANIFEST, list_backups, prune
+from pixseek.search.search import QueryTerm, SearchRequest, search
 from pixseek.settings import Settings, load_settings
-from pixseek.users import UserStore
+from pixseek.store.lock import DataDirLock
+from pixseek.store.users import UserStore
 from tests.conftest import TINY_MODEL
 from tests.imagegen import textured_rgb, write_image
 from tests.integration.library import GeneratedLibrary, generate_library

@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 
-from pixseek.lock import DataDirLock
+from pixseek.store.lock import DataDirLock
 from tests.integration.library import GeneratedLibrary, generate_library
 
 
 def pixseek(
     data_dir: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "pixseek", "--data-dir", str(data_dir), *args]
+    command = [sys.executable, "-m", "cli", "--data-dir", str(data_dir), *args]
     environment = {
         **os.environ,
         "PIXSEEK_MODEL": "pixseek-tiny",

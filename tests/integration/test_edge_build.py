@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from pixseek.index.base import IndexPoint, SearchFilters
-from pixseek.index.edge import EdgeIndex
-from pixseek.index.edge_build import builder_lock
+from pixseek.index.edge.build import builder_lock
+from pixseek.index.edge.shard import EdgeIndex
 from tests.integration.services import wait_for
 
 DIM = 64
@@ -121,7 +121,7 @@ def test_the_builder_child_dies_with_a_killed_parent(tmp_path: Path) -> None:
     building = tmp_path / "index.building"
     shutil.copytree(tmp_path / "index", building)
     parent = subprocess.Popen(
-        [sys.executable, "-c", "import sys, pathlib, pixseek.index.edge_build as b; "
+        [sys.executable, "-c", "import sys, pathlib, pixseek.index.edge.build as b; "
          "b.optimize_in_child(pathlib.Path(sys.argv[1]))", str(building)],
     )  # fmt: skip
     try:

@@ -19,9 +19,9 @@ from pixseek.index.base import (
     SearchFilters,
     VectorIndex,
 )
-from pixseek.index.edge import EdgeIndex
-from pixseek.index.server import QdrantServerIndex
-from pixseek.index.server_snapshots import SnapshotTransfer
+from pixseek.index.edge.shard import EdgeIndex
+from pixseek.index.server.collection import QdrantServerIndex
+from pixseek.index.server.snapshots import SnapshotTransfer
 
 DIM = 8
 VECTOR = "model-a"

@@ -16,13 +16,13 @@ from PIL import Image
 
 from embed import Embedder
 from pixseek.index.base import SearchFilters
-from pixseek.ingest import Indexer
+from pixseek.indexing.ingest import Indexer, Ingester
 from pixseek.library import Library
-from pixseek.photos import file_sha256, point_id
-from pixseek.search import QueryTerm, SearchRequest, search
+from pixseek.photos.identity import file_sha256, point_id
+from pixseek.photos.thumbnails import thumbnail_path
+from pixseek.photos.uploads import store_upload
+from pixseek.search.search import QueryTerm, SearchRequest, search
 from pixseek.settings import Settings
-from pixseek.thumbnails import thumbnail_path
-from pixseek.uploads import store_upload
 from tests.imagegen import textured_rgb, write_image
 from tests.integration.library import generate_library
 from tests.integration.services import indexed_rows
@@ -36,7 +36,7 @@ def library(settings: Settings, tiny_embedder: Embedder) -> Iterator[Library]:
 
 
 def run(library: Library, *roots: Path) -> dict:
-    indexer = Indexer(library.settings, library.embedder, library.index, library.catalog)
+    indexer = Indexer(Ingester.of(library))
     return indexer.run([str(r) for r in roots]).as_dict()
 
 
@@ -144,7 +144,7 @@ def test_a_killed_import_resumes_without_loss_or_duplicates(tmp_path: Path) -> N
     command = [
         sys.executable,
         "-m",
-        "pixseek",
+        "cli",
         "--data-dir",
         str(data),
         "index",

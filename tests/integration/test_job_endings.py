@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from pixseek.jobrunner import cancel_file_job
-from pixseek.jobs import Job
+from pixseek.jobs.job import Job
+from pixseek.jobs.names import REINDEX, SCAN
+from pixseek.jobs.runner import cancel_file_job
 from pixseek.settings import load_settings
-from pixseek.tasknames import REINDEX, SCAN
 from tests.conftest import TINY_MODEL
 from tests.integration.library import GeneratedLibrary, generate_library
 from tests.integration.services import wait_for

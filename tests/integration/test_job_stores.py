@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from pixseek.jobs import JobCounts, JobStore
-from pixseek.jobstores import RedisJobStore, SqliteJobStore
+from pixseek.jobs.job import JobCounts, JobStore
+from pixseek.jobs.stores import RedisJobStore, SqliteJobStore
 from tests.integration.services import redis_server
 
 

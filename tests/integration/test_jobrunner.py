@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,18 +9,17 @@ import numpy as np
 import pytest
 
 from embed import Embedder, parse_model_spec
-from pixseek.ingest import Ingester
-from pixseek.jobrunner import (
+from pixseek.indexing.ingest import Ingester
+from pixseek.jobs.runner import (
     cancel_file_job,
-    delete_photos,
     ingest_queued,
     queue_reindex,
     queue_scan,
     reconcile,
 )
-from pixseek.jobstores import SqliteJobStore
+from pixseek.jobs.stores import SqliteJobStore
 from pixseek.library import Library
-from pixseek.photos import file_sha256, point_id
+from pixseek.photos.identity import file_sha256, point_id
 from pixseek.settings import Settings
 from tests.integration.library import GeneratedLibrary, generate_library
 
@@ -43,7 +40,7 @@ def opened(settings: Settings, tiny_embedder: Embedder) -> Iterator[Library]:
 
 def ingester_for(library: Library, embedder: Embedder | None = None) -> Ingester:
     embedder = embedder or library.embedder
-    return Ingester(library.settings, embedder, library.index, library.catalog)
+    return Ingester(library.settings, library.index, library.catalog, lambda: [embedder])
 
 
 def scan_and_ingest(library: Library, jobs: SqliteJobStore, root: Path) -> str:
@@ -181,23 +178,3 @@ def test_files_arriving_one_job_each_share_full_model_batches(
     assert opened.settings.batch_size > COUNT and embedder.batches == [COUNT]
     assert all(jobs.get(j).state == "done" for j in single_jobs)  # type: ignore[union-attr]
     assert all(jobs.get(j).done == 1 for j in single_jobs)  # type: ignore[union-attr]
-
-
-def test_deleted_photos_stay_out_until_their_file_changes(
-    opened: Library, photos: GeneratedLibrary, tmp_path: Path
-) -> None:
-    jobs = SqliteJobStore(tmp_path / "jobs.sqlite3")
-    scan_and_ingest(opened, jobs, photos.root)
-    doomed = photos.photos[4].path
-    doomed_id = point_id(file_sha256(doomed))
-    job = jobs.create("delete")
-    assert delete_photos(ingester_for(opened), jobs, job.id, [doomed_id, "no-such-id"]) == 1
-    done = jobs.get(job.id)
-    assert done is not None and (done.state, done.done, done.failed) == ("done", 1, 1)
-    assert opened.index.retrieve([doomed_id]) == []
-
-    scan_and_ingest(opened, jobs, photos.root)
-    assert opened.index.count() == COUNT - 1  # a rescan leaves it out
-    os.utime(doomed, ns=(time.time_ns(), time.time_ns() + 10**9))
-    scan_and_ingest(opened, jobs, photos.root)
-    assert opened.index.retrieve([doomed_id]) != []  # changed on disk: it comes back

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from pixseek.users import UserStore
+from pixseek.store.users import UserStore
 from tests.imagegen import write_huge_flat_png
 from tests.integration.services import (
     indexed_rows,

@@ -11,10 +11,10 @@ from qdrant_client import QdrantClient
 from embed import Embedder
 from pixseek.errors import ConflictError
 from pixseek.index.base import SearchFilters
-from pixseek.index.server import QdrantServerIndex
-from pixseek.ingest import Indexer
+from pixseek.index.server.collection import QdrantServerIndex
+from pixseek.indexing.ingest import Indexer, Ingester
 from pixseek.library import Library
-from pixseek.migrate import copy_index
+from pixseek.ops.migrate import copy_index
 from pixseek.settings import Settings
 from tests.imagegen import textured_rgb, write_image
 from tests.integration.test_cli import pixseek
@@ -26,7 +26,7 @@ def library(settings: Settings, tiny_embedder: Embedder, tmp_path: Path) -> Libr
     opened.use_embedder(tiny_embedder)
     for seed in range(40):
         write_image(tmp_path / "lib" / f"{seed}.png", textured_rgb(seed))
-    indexer = Indexer(settings, opened.embedder, opened.index, opened.catalog)
+    indexer = Indexer(Ingester.of(opened))
     assert indexer.run([str(tmp_path / "lib")]).embedded == 40
     return opened
 
@@ -55,7 +55,7 @@ def test_the_copy_answers_every_search_as_the_embedded_index(
 
 
 def test_no_copy_during_a_model_switch(library: Library, tmp_path: Path) -> None:
-    state = library.models.begin("pixseek-tiny-b", "job-1")
+    state = library.model_store.begin("pixseek-tiny-b", "job-1")
     target = QdrantServerIndex(QdrantClient(path=str(tmp_path / "server")), "pixseek")
     with pytest.raises(ConflictError, match="model switch"):
         copy_index(library.catalog, state, library.index, target)

@@ -11,9 +11,10 @@ from pathlib import Path
 from flask import Flask
 from flask.testing import FlaskClient
 
-from pixseek.jobs import Job
-from pixseek.modelstate import ModelState
+from cli.serve import embedded_web_services
+from pixseek.jobs.job import Job
 from pixseek.settings import load_settings
+from pixseek.store.modelstate import ModelState
 from tests.integration.services import wait_for
 from tests.web.conftest import page_csrf
 from tests.web.photos import write_jpegs
@@ -78,7 +79,7 @@ def test_search_answers_throughout_a_model_switch(tmp_path: Path) -> None:
         data_dir=tmp_path / "data", model=OLD, device="cpu", batch_size=8, worker_claim=24
     )  # small claims: the backfill takes many steps, with searches and other tasks between
     with EmbeddedRuntime(settings) as runtime:
-        services = runtime.web_services()
+        services = embedded_web_services(runtime)
         app = create_app(settings, services)
         first = runtime.index([str(root)])
         indexed = wait_for(lambda: finished(services, first.id), 300, "the first import")

@@ -12,11 +12,14 @@ from pathlib import Path
 import pytest
 
 from embed import Embedder
-from pixseek.ingest import Indexer
-from pixseek.jobstores import SqliteJobStore
+from pixseek.indexing.ingest import Indexer, Ingester
+from pixseek.jobs.stores import SqliteJobStore
 from pixseek.library import Library
-from pixseek.modelstate import ModelState, model_id
-from pixseek.modelswitch import (
+from pixseek.photos.identity import file_sha256, point_id
+from pixseek.search.search import QueryTerm, SearchRequest, search
+from pixseek.settings import Settings
+from pixseek.store.modelstate import ModelState, model_id
+from pixseek.switch.modelswitch import (
     Walk,
     request_switch,
     resume,
@@ -24,9 +27,6 @@ from pixseek.modelswitch import (
     run_switch,
     switch_from_settings,
 )
-from pixseek.photos import file_sha256, point_id
-from pixseek.search import QueryTerm, SearchRequest, search
-from pixseek.settings import Settings
 from tests.web.photos import write_jpegs
 
 OLD, NEW = "pixseek-tiny", "pixseek-tiny-b"
@@ -52,7 +52,7 @@ def open_library(settings: Settings, tiny_embedder: Embedder, backend: str = "ed
     if backend != "edge":  # the index on qdrant-client, behind the library's back
         from qdrant_client import QdrantClient
 
-        from pixseek.index.server import QdrantServerIndex
+        from pixseek.index.server.collection import QdrantServerIndex
 
         if backend == "qdrant-local":
             client = QdrantClient(path=str(settings.data_dir / "qdrant-local"))
@@ -75,7 +75,7 @@ def library(
     opened = open_library(settings, tiny_embedder, request.param)
     yield opened
     if request.param == "qdrant-server":
-        from pixseek.index.server import QdrantServerIndex
+        from pixseek.index.server.collection import QdrantServerIndex
 
         assert isinstance(opened.index, QdrantServerIndex)
         for collection in set(opened.index.layout.collections().values()):
@@ -84,10 +84,7 @@ def library(
 
 
 def index(library: Library, *roots: Path) -> None:
-    indexer = Indexer(
-        library.settings, library.embedder, library.index, library.catalog,
-        models=library.writing_embedders,
-    )  # fmt: skip
+    indexer = Indexer(Ingester.of(library))
     indexer.run([str(root) for root in roots])
 
 

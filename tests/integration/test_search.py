@@ -14,10 +14,10 @@ from PIL import Image, ImageEnhance
 
 from embed import Embedder
 from pixseek.errors import NotFoundError, QueryError
-from pixseek.ingest import Indexer
+from pixseek.indexing.ingest import Indexer, Ingester
 from pixseek.library import Library
-from pixseek.photos import file_sha256, point_id
-from pixseek.search import MAX_LIMIT, QueryTerm, SearchRequest, SearchResult, search
+from pixseek.photos.identity import file_sha256, point_id
+from pixseek.search.search import MAX_LIMIT, QueryTerm, SearchRequest, SearchResult, search
 from pixseek.settings import Settings
 from tests.imagegen import ExifSpec, textured_rgb, write_image
 
@@ -65,7 +65,7 @@ def photos(tmp_path: Path, library: Library) -> Photos:
         # PNG: lossless, so near-duplicates stay as near as they were made
         exif = ExifSpec(taken=_taken(position, name))
         files[name] = write_image(tmp_path / "lib" / f"{name}.png", image, exif)
-    indexer = Indexer(library.settings, library.embedder, library.index, library.catalog)
+    indexer = Indexer(Ingester.of(library))
     assert indexer.run([str(tmp_path / "lib")]).embedded == len(files)
     return Photos({name: point_id(file_sha256(f)) for name, f in files.items()}, files)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from pixseek.jobstores import SqliteJobStore
+from pixseek.jobs.stores import SqliteJobStore
 from pixseek.library import Library
 from pixseek.settings import Settings
 from tests.integration.library import generate_library

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from pixseek.jobs import Job
-from pixseek.jobstores import RedisJobStore
+from pixseek.jobs.job import Job
+from pixseek.jobs.stores import RedisJobStore
 from pixseek.library import Library
-from pixseek.lock import DataDirLock
 from pixseek.settings import Settings
+from pixseek.store.lock import DataDirLock
 from tests.integration.library import GeneratedLibrary, generate_library
 from tests.integration.services import (
     RedisServer,

@@ -17,7 +17,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from pixseek.jobs import Job
+from cli.serve import embedded_web_services
+from pixseek.jobs.job import Job
 from pixseek.settings import Settings, load_settings
 from tests.conftest import TINY_MODEL
 from tests.web.photos import write_jpegs
@@ -108,7 +109,7 @@ def open_site(root: Path) -> Iterator[Site]:
     library = write_jpegs(root / "library", range(LIBRARY_PHOTOS), PICTURE_SIZE)
     write_jpegs(root / "spare", range(200, 210), PICTURE_SIZE)
     with EmbeddedRuntime(settings) as runtime:
-        services = runtime.web_services()
+        services = embedded_web_services(runtime)
         services.users.set_user("vera", VIEWER_PASSWORD, "viewer")
         app = create_app(settings, services)
         app.config["TESTING"] = True

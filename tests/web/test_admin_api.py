@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from pixseek.backup import verify
-from pixseek.photos import file_sha256, point_id
+from pixseek.ops.backup import verify
+from pixseek.photos.identity import file_sha256, point_id
 from tests.imagegen import textured_rgb, write_image
 from tests.web.conftest import (
     LIBRARY_PHOTOS,

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from werkzeug.test import TestResponse
 
 from pixseek.errors import SettingsError
-from pixseek.users import User
+from pixseek.store.users import User
 from tests.integration.services import free_port, redis_server
 from tests.web.conftest import (
     ADMIN_PASSWORD,

@@ -9,8 +9,8 @@ import open_clip
 import pytest
 import torch
 
-from pixseek.jobrunner import queue_reindex
-from pixseek.tasknames import SWITCH
+from pixseek.jobs.names import SWITCH
+from pixseek.jobs.runner import queue_reindex
 from tests.web.conftest import Site, Visitor, assert_error
 from tests.web.photos import write_jpegs
 
@@ -86,7 +86,7 @@ def test_a_switch_while_one_runs_answers_409_and_cancelling_abandons_it(
     assert_error(admin.post("/api/v1/admin/model", json={"model": OLD}), 409)  # active already
     services = site.services
     job = services.jobs.create("model-switch", {"from": OLD, "to": NEW})
-    services.library.models.begin(NEW, job.id)  # a switch whose first step is not sent
+    services.library.model_store.begin(NEW, job.id)  # a switch whose first step is not sent
     error = assert_error(admin.post("/api/v1/admin/model", json={"model": "ViT-B-32:none"}), 409)
     assert job.id in error["message"]
     assert admin.get("/api/v1/admin/model").json["target"] == NEW
@@ -144,7 +144,7 @@ def test_a_target_that_fails_to_load_later_fails_its_switch_alone(
 ) -> None:
     services, runtime = site.services, site.runtime
     job = services.jobs.create("model-switch", {"from": OLD, "to": "ViT-B-32:/etc/passwd"})
-    services.library.models.begin("ViT-B-32:/etc/passwd", job.id)  # as an unchecked switch did
+    services.library.model_store.begin("ViT-B-32:/etc/passwd", job.id)  # as an unchecked switch did
     new_photos = write_jpegs(tmp_path / "more", range(300, 303), (200, 150))
     indexed = site.wait_job(runtime.index([str(tmp_path / "more")]).id)
     assert (indexed.state, indexed.done, indexed.failed) == ("done", len(new_photos), 0)

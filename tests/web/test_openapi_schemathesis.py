@@ -23,7 +23,7 @@ import schemathesis
 from schemathesis.engine import events, from_schema
 from schemathesis.engine.statistic import Statistic
 
-from pixseek.users import UserStore
+from pixseek.store.users import UserStore
 from tests.integration.services import (
     indexed_rows,
     pixseek_env,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pixseek.photos import file_sha256, point_id
+from pixseek.photos.identity import file_sha256, point_id
 from tests.unit.pixseek.test_uploads import gif_js_polyglot
 from tests.web.conftest import PICTURE_SIZE, Site, Visitor, assert_error
 from tests.web.photos import write_jpegs

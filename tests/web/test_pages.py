@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from pixseek.photos import file_sha256, point_id
+from pixseek.photos.identity import file_sha256, point_id
 from tests.web.conftest import Site, Visitor, tags
 
 PAGES = ["/", "/photos/{photo}", "/upload", "/admin"]

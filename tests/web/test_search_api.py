@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from pixseek.photos import file_sha256, point_id
+from pixseek.photos.identity import file_sha256, point_id
 from tests.web.conftest import LIBRARY_PHOTOS, PICTURE_SIZE, Site, Visitor, assert_error
 from tests.web.photos import camera_of
 

@@ -6,7 +6,7 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-from pixseek.catalog import SCHEMA, Catalog, FileState
+from pixseek.store.catalog import SCHEMA, Catalog, FileState
 
 
 def test_roots_are_kept_once_sorted_and_across_reopening(tmp_path: Path) -> None:

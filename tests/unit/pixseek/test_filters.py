@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pixseek.errors import QueryError
-from pixseek.filters import build_filters, folder_path
+from pixseek.search.filters import build_filters, folder_path
 
 
 def test_a_folder_is_expanded_and_resolved(tmp_path: Path) -> None:

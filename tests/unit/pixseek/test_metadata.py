@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from PIL.TiffImagePlugin import IFDRational
 
-from pixseek.metadata import PhotoMetadata, read_metadata
+from pixseek.photos.metadata import PhotoMetadata, read_metadata
 from tests.imagegen import (
     EXIF_IFD,
     GPS_IFD,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pixseek.catalog import Catalog, FileState
 from pixseek.errors import ConflictError
-from pixseek.modelstate import ModelState, ModelStore, model_id
+from pixseek.store.catalog import Catalog, FileState
+from pixseek.store.modelstate import ModelState, ModelStore, model_id
 
 OLD, NEW = "pixseek-tiny", "pixseek-tiny-b"
 

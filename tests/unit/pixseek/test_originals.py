@@ -1,4 +1,4 @@
-"""pixseek.originals on real files and a real catalog: a photo's file opens only while it is
+"""pixseek.photos.originals on real files and a real catalog: a photo's file opens only while it is
 the indexed file and lies inside the library."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from pixseek.catalog import Catalog, FileState
-from pixseek.originals import StaleOriginalError, allowed_roots, open_original
-from pixseek.photos import file_sha256
+from pixseek.photos.identity import file_sha256
+from pixseek.photos.originals import StaleOriginalError, allowed_roots, open_original
+from pixseek.store.catalog import Catalog, FileState
 
 PICTURE = b"\xff\xd8\xff\xe0 pretend this is a JPEG " * 100
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from pixseek.errors import QueryError
-from pixseek.query import WeightedText, parse_query_text
+from pixseek.search.query import WeightedText, parse_query_text
 
 
 @pytest.mark.parametrize(

@@ -22,8 +22,8 @@ from qdrant_client import QdrantClient
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from pixseek.errors import IndexBackendError
-from pixseek.index.server_client import RetryingClient, connect
-from pixseek.index.server_snapshots import SnapshotTransfer
+from pixseek.index.server.client import RetryingTransport, connect
+from pixseek.index.server.snapshots import SnapshotTransfer
 from pixseek.settings import Settings
 
 COLLECTIONS = {"result": {"collections": [{"name": "photos"}]}, "status": "ok", "time": 0.0}
@@ -91,8 +91,8 @@ def server() -> Iterator[tuple[str, Script]]:
 
 
 def retrying(url: str, retries: int, timeout: int = 5) -> QdrantClient:
-    client = QdrantClient(url=url, timeout=timeout, check_compatibility=False)
-    return RetryingClient(client, retries, pause=0.01)  # type: ignore[return-value]
+    transport = RetryingTransport(retries, pause=0.01)
+    return QdrantClient(url=url, timeout=timeout, check_compatibility=False, transport=transport)
 
 
 def test_a_busy_server_is_asked_again_until_it_answers(server: tuple[str, Script]) -> None:
@@ -129,7 +129,7 @@ def test_a_request_that_times_out_is_sent_again(server: tuple[str, Script]) -> N
 
 
 def test_an_unreachable_server_fails_after_the_retries(caplog: pytest.LogCaptureFixture) -> None:
-    logged = caplog.at_level(logging.WARNING, "pixseek.index.server_client")
+    logged = caplog.at_level(logging.WARNING, "pixseek.index.server.client")
     with logged, pytest.raises(ResponseHandlingException):
         retrying("http://127.0.0.1:9", retries=2).get_collections()
     assert len([r for r in caplog.records if "trying again" in r.getMessage()]) == 2

@@ -1,4 +1,5 @@
-"""pixseek.thumbnails on real pictures: sizes, WebP files, content addressing, atomic writes."""
+"""pixseek.photos.thumbnails on real pictures: sizes, WebP files, content addressing, atomic
+writes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from embed.decode import decode_rgb, open_image
-from pixseek.thumbnails import (
+from pixseek.photos.thumbnails import (
     GRID_SIZE,
     INGEST_SIZES,
     PREVIEW_SIZE,

@@ -12,7 +12,7 @@ from PIL.PngImagePlugin import PngInfo
 
 from embed.decode import open_image, register_optional_formats
 from pixseek.errors import UploadError
-from pixseek.uploads import UploadReceiver, place_upload, store_upload
+from pixseek.photos.uploads import UploadReceiver, place_upload, store_upload
 from tests.imagegen import textured_rgb
 
 MB = 1024 * 1024
@@ -109,7 +109,7 @@ def test_a_file_system_without_hard_links_still_stores_once(
     def no_links(source: object, target: object) -> None:
         raise PermissionError(1, "Operation not permitted")
 
-    monkeypatch.setattr("pixseek.uploads.os.link", no_links)
+    monkeypatch.setattr("pixseek.photos.uploads.os.link", no_links)
     data = image_bytes("WEBP")
     first = store_upload(io.BytesIO(data), tmp_path, 10 * MB, PIXELS)
     again = store_upload(io.BytesIO(data), tmp_path, 10 * MB, PIXELS)

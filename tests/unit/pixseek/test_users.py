@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pixseek.errors import NotFoundError
-from pixseek.users import MAX_USER_AGENT, User, UserStore, hash_password
+from pixseek.store.users import MAX_USER_AGENT, User, UserStore, hash_password
 
 # users.sqlite3 as the release before sessions and `disabled` made it
 PREVIOUS_SCHEMA = """

@@ -1,3 +1,0 @@
-from pixseek.cli import main
-
-main()

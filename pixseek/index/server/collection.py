@@ -1,0 +1,346 @@
+"""The index on qdrant-client: a Qdrant server by URL, or qdrant-client's local mode by path."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import UnexpectedResponse
+
+from pixseek.errors import IndexBackendError
+from pixseek.index.base import (
+    PAYLOAD_INDEXES,
+    SERVER_BACKEND,
+    Hit,
+    IndexPoint,
+    IndexTuning,
+    SearchFilters,
+    StoredPoint,
+    stored_point,
+    valid_point_ids,
+)
+from pixseek.index.server.filter import server_filter
+from pixseek.index.server.layout import CollectionLayout, vector_sizes
+from pixseek.index.server.snapshots import SnapshotTransfer
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_FILE = "collection.snapshot"
+SCHEMA_TYPES = {
+    "datetime": models.PayloadSchemaType.DATETIME,
+    "keyword": models.PayloadSchemaType.KEYWORD,
+    "integer": models.PayloadSchemaType.INTEGER,
+    "geo": models.PayloadSchemaType.GEO,
+}
+
+
+class QdrantServerIndex:
+    """VectorIndex on a Qdrant server through qdrant-client: one collection per model behind
+    the alias `collection` (see server_layout.py). Searches go to the collection of the vector
+    they name; payload writes go to every model's collection, so a collection being filled for
+    a model switch stays in step. transfer: how snapshots reach the server (None in
+    qdrant-client's local mode, which has no snapshots)."""
+
+    def __init__(
+        self,
+        client: QdrantClient,
+        collection: str,
+        tuning: IndexTuning | None = None,
+        transfer: SnapshotTransfer | None = None,
+    ) -> None:
+        self.client = client
+        self.collection = collection
+        self.tuning = tuning or IndexTuning()
+        self.transfer = transfer
+        self.layout = CollectionLayout(client, collection)
+        self._payload_indexes_checked: set[str] = set()
+
+    def ensure_vector(self, name: str, dim: int) -> None:
+        self.layout.refresh()
+        existing = self.vector_names()
+        if name in existing and existing[name] != dim:
+            raise IndexBackendError(
+                f"collection {self.layout.collection_for(name)!r} holds vector {name!r} of "
+                f"size {existing[name]}, not {dim}"
+            )
+        collection = self.layout.collection_for(name)
+        if name not in existing:
+            self._create_collection(collection, name, dim)
+        if collection not in self._payload_indexes_checked:  # made elsewhere, or an older one
+            self._create_payload_indexes(collection)
+        if self.layout.active() is None:
+            self.layout.point_alias_at(name)  # the first model: searches start with it
+
+    def _create_collection(self, collection: str, name: str, dim: int) -> None:
+        int8 = self.tuning.quantization == "int8"
+        params = models.VectorParams(
+            size=dim, distance=models.Distance.COSINE, on_disk=int8 or None
+        )
+        quantization = (
+            models.ScalarQuantization(
+                scalar=models.ScalarQuantizationConfig(
+                    type=models.ScalarType.INT8, quantile=0.99, always_ram=True
+                )
+            )
+            if int8
+            else None
+        )
+        try:
+            self.client.create_collection(
+                collection,
+                vectors_config={name: params},
+                hnsw_config=models.HnswConfigDiff(
+                    m=self.tuning.m, ef_construct=self.tuning.ef_construct
+                ),
+                quantization_config=quantization,
+            )
+        except (UnexpectedResponse, ValueError):
+            if not self.client.collection_exists(collection):
+                raise
+            log.info("collection %s was made by another process meanwhile", collection)
+
+    def vector_names(self) -> dict[str, int]:
+        sizes: dict[str, int] = {}
+        for name, collection in self.layout.collections().items():
+            held = vector_sizes(self.client, collection)
+            if name in held:
+                sizes[name] = held[name]
+        return sizes
+
+    def upsert(self, points: Sequence[IndexPoint]) -> None:
+        # each model's collection gets its own vector; a dropped model's vector is left out
+        for name, collection in self.layout.collections().items():
+            structs = [
+                models.PointStruct(
+                    id=p.id, vector={name: p.vectors[name].tolist()}, payload=p.payload
+                )
+                for p in points
+                if name in p.vectors
+            ]
+            if structs:
+                self.client.upsert(collection, structs, wait=True)
+
+    def set_payload(self, point_id: str, payload: dict[str, Any]) -> None:
+        # by filter: a collection still being filled may not hold the point yet
+        selector = models.Filter(must=[models.HasIdCondition(has_id=[point_id])])
+        for collection in set(self.layout.collections().values()):
+            self.client.set_payload(collection, payload, points=selector, wait=True)
+
+    def delete(self, point_ids: Sequence[str]) -> None:
+        point_ids = valid_point_ids(point_ids)
+        if not point_ids:
+            return
+        for collection in set(self.layout.collections().values()):
+            selector = models.PointIdsList(points=list(point_ids))
+            self.client.delete(collection, selector, wait=True)
+
+    def update_vectors(self, name: str, vectors: dict[str, np.ndarray]) -> None:
+        """The points' payloads come from the collection searches use; writes that reached it
+        while the copy was on its way are applied to the copy again."""
+        ids = valid_point_ids(list(vectors))
+        source, target = self.layout.active(), self.layout.collection_for(name)
+        if not ids or source is None or not self.client.collection_exists(target):
+            return
+        before = self._payloads(source, ids)
+        structs = [
+            models.PointStruct(id=i, vector={name: vectors[i].tolist()}, payload=before[i])
+            for i in before
+        ]
+        if not structs:
+            return
+        if source == target:
+            self.client.update_vectors(
+                target, [models.PointVectors(id=s.id, vector=s.vector) for s in structs], wait=True
+            )
+            return
+        self.client.upsert(target, structs, wait=True)
+        self._catch_up(source, target, before)
+
+    def _catch_up(self, source: str, target: str, before: dict[str, dict[str, Any]]) -> None:
+        after = self._payloads(source, list(before))
+        gone = [i for i in before if i not in after]
+        if gone:
+            self.client.delete(target, models.PointIdsList(points=list(gone)), wait=True)
+        for point_id, payload in after.items():
+            if payload != before[point_id]:
+                self.client.overwrite_payload(target, payload, points=[point_id], wait=True)
+
+    def _payloads(self, collection: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+        records = self.client.retrieve(collection, ids, with_payload=True, with_vectors=False)
+        return {str(r.id): r.payload or {} for r in records}
+
+    def lacking_vector(
+        self, name: str, limit: int, start: str | None = None
+    ) -> tuple[list[StoredPoint], str | None]:
+        """Walks the collection searches use, `limit` points a call, and answers those the
+        model's own collection lacks."""
+        source, target = self.layout.active(), self.layout.collection_for(name)
+        if source is None or source == target:
+            return [], None
+        records, following = self.client.scroll(
+            source, limit=limit, offset=start, with_payload=True, with_vectors=False
+        )
+        ids = [str(r.id) for r in records]
+        present: set[str] = set()
+        if ids and self.client.collection_exists(target):
+            present = {str(r.id) for r in self.client.retrieve(target, ids, with_payload=False)}
+        lacking = [
+            stored_point(r.id, r.payload, None, None) for r in records if str(r.id) not in present
+        ]
+        return lacking, str(following) if following is not None else None
+
+    def drop_vector(self, name: str) -> None:
+        collection = self.layout.collection_for(name)
+        if self.client.collection_exists(collection):
+            self.client.delete_collection(collection)
+        self.layout.refresh()
+
+    def set_active_vector(self, name: str) -> None:
+        self.layout.point_alias_at(name)
+
+    def retrieve(self, point_ids: Sequence[str], vector: str | None = None) -> list[StoredPoint]:
+        point_ids = valid_point_ids(point_ids)
+        collection = self.layout.collection_for(vector) if vector else self.layout.active()
+        if not point_ids or collection is None or not self.client.collection_exists(collection):
+            return []
+        records = self.client.retrieve(
+            collection,
+            list(point_ids),
+            with_payload=True,
+            with_vectors=[vector] if vector else False,
+        )
+        return [stored_point(r.id, r.payload, r.vector, vector) for r in records]
+
+    def search(
+        self,
+        vector_name: str,
+        vector: np.ndarray,
+        filters: SearchFilters,
+        limit: int,
+        offset: int = 0,
+        score_threshold: float | None = None,
+    ) -> list[Hit]:
+        query = vector.astype(np.float32).tolist()
+        return self._query(query, vector_name, filters, limit, offset, score_threshold)
+
+    def recommend(
+        self,
+        vector_name: str,
+        positives: Sequence[np.ndarray],
+        negatives: Sequence[np.ndarray],
+        filters: SearchFilters,
+        limit: int,
+        offset: int = 0,
+    ) -> list[Hit]:
+        examples = models.RecommendInput(
+            positive=[v.astype(np.float32).tolist() for v in positives],
+            negative=[v.astype(np.float32).tolist() for v in negatives],
+            strategy=models.RecommendStrategy.BEST_SCORE,
+        )
+        query = models.RecommendQuery(recommend=examples)
+        return self._query(query, vector_name, filters, limit, offset, None)
+
+    def _query(
+        self,
+        query: Any,
+        vector_name: str,
+        filters: SearchFilters,
+        limit: int,
+        offset: int,
+        score_threshold: float | None,
+    ) -> list[Hit]:
+        collection = self.layout.collection_for(vector_name)
+        if not self.client.collection_exists(collection):
+            return []
+        response = self.client.query_points(
+            collection,
+            query=query,
+            using=vector_name,
+            query_filter=server_filter(filters),
+            limit=limit,
+            offset=offset,
+            score_threshold=score_threshold,
+            with_payload=True,
+            search_params=models.SearchParams(
+                hnsw_ef=self.tuning.ef,
+                quantization=models.QuantizationSearchParams(rescore=True, oversampling=2.0),
+            ),
+        )
+        return [Hit(str(p.id), float(p.score), p.payload or {}) for p in response.points]
+
+    def count(self, filters: SearchFilters | None = None) -> int:
+        collection = self.layout.active()
+        if collection is None or not self.client.collection_exists(collection):
+            return 0
+        result = self.client.count(collection, count_filter=server_filter(filters), exact=True)
+        return int(result.count)
+
+    def save_to(self, directory: Path) -> dict[str, Any]:
+        """A snapshot of the collection searches use, made on the server and downloaded."""
+        transfer = self._require_transfer()
+        directory.mkdir(parents=True)
+        self.layout.refresh()
+        collection = self.layout.active()
+        if collection is None:
+            return {"backend": SERVER_BACKEND, "collection": None}
+        vectors = vector_sizes(self.client, collection)
+        snapshot = self.client.create_snapshot(collection, wait=True)
+        assert snapshot is not None, "wait=True answers the snapshot made"
+        try:
+            transfer.download(
+                collection, snapshot.name, directory / SNAPSHOT_FILE, snapshot.checksum
+            )
+        finally:
+            self.client.delete_snapshot(collection, snapshot.name, wait=True)
+        return {
+            "backend": SERVER_BACKEND,
+            "collection": collection,
+            "vectors": vectors,
+            "file": SNAPSHOT_FILE,
+            "checksum": snapshot.checksum,
+        }
+
+    def restore_from(self, directory: Path, saved: dict[str, Any], active: str) -> None:
+        """Recover the active model's collection from the snapshot, drop every other
+        collection of this index, and point the alias at the recovered one."""
+        transfer = self._require_transfer()
+        target = f"{self.collection}-{active}" if saved.get("collection") else None
+        if target is not None:
+            transfer.upload(target, directory / saved["file"], saved.get("checksum"))
+        self.layout.refresh()
+        for collection in set(self.layout.collections().values()) - {target}:
+            self.client.delete_collection(collection)
+        self.layout.refresh()
+        self._payload_indexes_checked.clear()
+        if target is not None:
+            self.layout.point_alias_at(active)
+
+    def _require_transfer(self) -> SnapshotTransfer:
+        if self.transfer is None:
+            raise IndexBackendError(
+                "backups of a Qdrant server index are Qdrant snapshots, which qdrant-client's "
+                "local mode does not make"
+            )
+        return self.transfer
+
+    def optimize(self) -> None:
+        """The server builds its HNSW in the background; nothing to do here."""
+
+    def flush(self) -> None:
+        """Writes are acknowledged with wait=True, so they are durable already."""
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _create_payload_indexes(self, collection: str) -> None:
+        with warnings.catch_warnings():
+            # local mode warns that payload indexes have no effect there; a server uses them
+            warnings.simplefilter("ignore", UserWarning)
+            for field_name, kind in PAYLOAD_INDEXES.items():  # idempotent on a server
+                self.client.create_payload_index(collection, field_name, SCHEMA_TYPES[kind])
+        self._payload_indexes_checked.add(collection)

@@ -1,0 +1,73 @@
+"""Search filters from what a user typed (CLI options or a web form) to SearchFilters."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from pixseek.errors import QueryError
+from pixseek.index.base import SearchFilters, Shape
+from pixseek.photos.formats import typed_name
+
+SHAPES: tuple[Shape, ...] = ("landscape", "portrait", "square")
+
+
+def build_filters(
+    after: str | None = None,
+    before: str | None = None,
+    cameras: Iterable[str] = (),
+    folders: Iterable[str | Path] = (),
+    formats: Iterable[str] = (),
+    shapes: Iterable[str] = (),
+    has_location: bool | None = None,
+) -> SearchFilters:
+    """Normalised filters; raise QueryError naming the value that is not understood.
+
+    after/before take a date (YYYY-MM-DD; `before` then includes that whole day) or an ISO
+    datetime, compared with the wall-clock time the photo was taken."""
+    return SearchFilters(
+        taken_from=date_bound(after, "after", end_of_day=False),
+        taken_until=date_bound(before, "before", end_of_day=True),
+        cameras=tuple(" ".join(c.lower().split()) for c in cameras if c.strip()),
+        folders=tuple(folder_path(f) for f in folders if str(f).strip()),
+        formats=tuple(typed_name(f) for f in formats if f.strip()),
+        shapes=tuple(_shape(s) for s in shapes),
+        has_location=has_location,
+    )
+
+
+def folder_path(folder: str | Path) -> str:
+    """A folder as the index stores paths: absolute, ~ expanded, symlinks resolved. A folder that
+    exists nowhere only matches nothing; QueryError for one no filesystem can name (NUL byte).
+    os.path, not pathlib: Path.expanduser raises for an unknown ~user and Path.resolve for a
+    symlink loop, where these leave the path as it is."""
+    text = str(folder)
+    if "\x00" in text:
+        raise QueryError(f"folder {text!r} contains a NUL byte")
+    return os.path.realpath(os.path.expanduser(text))
+
+
+def date_bound(value: str | None, name: str, end_of_day: bool) -> str | None:
+    """A wall-clock ISO bound; a bare date as an upper bound means up to the end of that day."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            return datetime.combine(
+                day + timedelta(days=end_of_day), datetime.min.time()
+            ).isoformat()
+        return datetime.fromisoformat(value).replace(tzinfo=None).isoformat()
+    except ValueError:
+        raise QueryError(f"{name} {value!r} is not a date (YYYY-MM-DD) or ISO datetime") from None
+    except OverflowError:  # the day after 9999-12-31
+        raise QueryError(f"{name} {value!r} is out of range") from None
+
+
+def _shape(value: str) -> Shape:
+    if value not in SHAPES:
+        raise QueryError(f"shape {value!r} is not one of {', '.join(SHAPES)}")
+    return value

@@ -1,0 +1,250 @@
+"""Search: compose one vector from weighted text, images and photos, then ask the index.
+
+Liked and disliked photos turn the search into a best-score recommendation: the composed vector
+(if any) and the liked photos are the positive examples, the disliked ones the negative. Date
+sorts take the best MAX_LIMIT candidates, keep those scoring close to the best one (the cutoff),
+and order them by when they were taken.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+import numpy as np
+from PIL import Image
+
+from embed.decode import decode_rgb, open_image
+from pixseek.errors import NotFoundError, QueryError
+from pixseek.index.base import Hit, SearchFilters, VectorIndex
+from pixseek.search.query import parse_query_text
+
+if TYPE_CHECKING:
+    from embed.model import Embedder
+
+MAX_LIMIT = 1000  # the most results one request sees; date sorts order this many candidates
+Sort = Literal["relevance", "date_desc", "date_asc"]
+SORTS: tuple[str, ...] = get_args(Sort)
+
+
+@dataclass(frozen=True)
+class QueryTerm:
+    """One part of a query. value: text, an image file path or its bytes, or a photo id."""
+
+    kind: Literal["text", "image", "photo"]
+    value: str | bytes | Path
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """What to search for, among which photos, and which page of the results in which order."""
+
+    terms: tuple[QueryTerm, ...]
+    filters: SearchFilters = field(default_factory=SearchFilters)
+    limit: int = 20
+    offset: int = 0
+    score_threshold: float | None = None
+    sort: Sort = "relevance"
+    cutoff: float = 0.9  # date sorts keep hits with score >= cutoff * best score
+    liked: tuple[str, ...] = ()  # photo ids: like/dislike refinement
+    disliked: tuple[str, ...] = ()
+    # image terms decoding to more pixels (after JPEG scaling) are refused: a small PNG can
+    # hold a picture whose decode takes gigabytes
+    image_max_pixels: int | None = None
+
+    @property
+    def rated(self) -> bool:
+        return bool(self.liked or self.disliked)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    id: str
+    score: float
+    path: str | None
+    payload: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "path": self.path, "score": self.score, "payload": self.payload}
+
+
+def text_terms(query: str | None) -> list[QueryTerm]:
+    """The query-text part of a request as terms (none for empty text)."""
+    if not query or not query.strip():
+        return []
+    return [QueryTerm("text", term.text, term.weight) for term in parse_query_text(query)]
+
+
+def search(request: SearchRequest, embedder: Embedder, index: VectorIndex) -> list[SearchResult]:
+    """One page of results, best first or by date. Photos used as positive query terms and
+    every liked or disliked photo are left out of the results.
+
+    Raises QueryError for a malformed request and NotFoundError for an unknown photo id.
+    """
+    _validate(request)
+    if request.sort == "relevance":
+        hits = _candidates(request, embedder, index, request.limit, request.offset)
+    else:
+        hits = _candidates(request, embedder, index, MAX_LIMIT, 0)
+        hits = sort_by_date(hits, request.sort, request.cutoff)
+        hits = hits[request.offset : request.offset + request.limit]
+    return [SearchResult(h.id, h.score, _first_path(h.payload), h.payload) for h in hits]
+
+
+def _candidates(
+    request: SearchRequest, embedder: Embedder, index: VectorIndex, limit: int, offset: int
+) -> list[Hit]:
+    """The index's answer, best first: a recommendation when photos were rated, else a
+    nearest-neighbour search for the composed vector."""
+    filters = _replace_exclusions(request.filters, _excluded_ids(request))
+    if not request.rated:
+        vector = compose_vector(request.terms, embedder, index, request.image_max_pixels)
+        threshold = request.score_threshold
+        return index.search(embedder.model_id, vector, filters, limit, offset, threshold)
+    positives, negatives = _examples(request, embedder, index)
+    hits = index.recommend(embedder.model_id, positives, negatives, filters, limit, offset)
+    if request.score_threshold is not None:
+        # hits come best first, so dropping those below the threshold keeps pages consistent
+        hits = [h for h in hits if h.score >= request.score_threshold]
+    return hits
+
+
+def _examples(
+    request: SearchRequest, embedder: Embedder, index: VectorIndex
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Positive examples (the query's vector, if it has terms, and the liked photos) and
+    negative ones (the disliked photos)."""
+    positives = list(_stored_vectors(request.liked, embedder, index))
+    if request.terms:
+        vector = compose_vector(request.terms, embedder, index, request.image_max_pixels)
+        positives.insert(0, vector)
+    return positives, list(_stored_vectors(request.disliked, embedder, index))
+
+
+def _excluded_ids(request: SearchRequest) -> tuple[str, ...]:
+    query_photos = tuple(str(t.value) for t in request.terms if t.kind == "photo" and t.weight > 0)
+    return query_photos + request.liked + request.disliked
+
+
+def sort_by_date(hits: Sequence[Hit], sort: Sort, cutoff: float) -> list[Hit]:
+    """The hits scoring within the cutoff of the best one, by taken_at (newest first for
+    date_desc); photos without a date come last. Ties (and the undated) stay in score order.
+
+    The cutoff is relative: with a positive best score s a hit needs cutoff * s. Scores of a
+    recommendation from dislikes alone are all negative; there a hit needs s - (1 - cutoff) * |s|,
+    the same distance below the best, so the best hit is always kept.
+    """
+    if not hits:
+        return []
+    best = max(h.score for h in hits)
+    floor = best - (1.0 - cutoff) * abs(best)
+    kept = sorted((h for h in hits if h.score >= floor), key=_score, reverse=True)
+    dated = [h for h in kept if h.payload.get("taken_at")]
+    undated = [h for h in kept if not h.payload.get("taken_at")]
+    dated.sort(key=_taken_at, reverse=sort == "date_desc")
+    return dated + undated
+
+
+def _score(hit: Hit) -> float:
+    return hit.score
+
+
+def _taken_at(hit: Hit) -> str:
+    # wall-clock ISO datetimes without offset, all written alike: text order is time order
+    return str(hit.payload["taken_at"])
+
+
+def compose_vector(
+    terms: Sequence[QueryTerm],
+    embedder: Embedder,
+    index: VectorIndex,
+    image_max_pixels: int | None = None,
+) -> np.ndarray:
+    """The normalised weighted sum of the terms' embeddings."""
+    vectors = np.concatenate(
+        [
+            _text_vectors(terms, embedder),
+            _image_vectors(terms, embedder, image_max_pixels),
+            _photo_vectors(terms, embedder, index),
+        ]
+    )
+    weights = np.array(
+        [t.weight for kind in ("text", "image", "photo") for t in terms if t.kind == kind],
+        dtype=np.float32,
+    )
+    combined = weights @ vectors
+    norm = float(np.linalg.norm(combined))
+    if norm < 1e-6:
+        raise QueryError("the query terms cancel each other out; change a weight or a term")
+    return (combined / norm).astype(np.float32)
+
+
+def _text_vectors(terms: Sequence[QueryTerm], embedder: Embedder) -> np.ndarray:
+    return embedder.embed_texts([str(t.value) for t in terms if t.kind == "text"])
+
+
+def _image_vectors(
+    terms: Sequence[QueryTerm], embedder: Embedder, max_pixels: int | None
+) -> np.ndarray:
+    images = [_decode(t.value, embedder.image_size, max_pixels) for t in terms if t.kind == "image"]
+    return embedder.embed_images(images)
+
+
+def _decode(source: str | bytes | Path, min_side: int, max_pixels: int | None) -> Image.Image:
+    with open_image(source) as image:
+        return decode_rgb(image, min_side=min_side, max_decoded_pixels=max_pixels)
+
+
+def _photo_vectors(
+    terms: Sequence[QueryTerm], embedder: Embedder, index: VectorIndex
+) -> np.ndarray:
+    return _stored_vectors([str(t.value) for t in terms if t.kind == "photo"], embedder, index)
+
+
+def _stored_vectors(ids: Sequence[str], embedder: Embedder, index: VectorIndex) -> np.ndarray:
+    """The indexed vectors of these photos, in order; NotFoundError names any that is missing."""
+    if not ids:
+        return np.zeros((0, embedder.dim), dtype=np.float32)
+    stored = index.retrieve(ids, vector=embedder.model_id)
+    found = {p.id: p.vector for p in stored if p.vector is not None}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise NotFoundError(f"no indexed photo with id {', '.join(missing)} (for this model)")
+    return np.stack([found[i] for i in ids])
+
+
+def _validate(request: SearchRequest) -> None:
+    if not request.terms and not request.rated:
+        raise QueryError("give a text, an image or a photo id to search for, or rate a photo")
+    if set(request.liked) & set(request.disliked):
+        raise QueryError("a photo cannot be both liked and disliked")
+    _validate_page(request)
+    _validate_sort(request)
+
+
+def _validate_page(request: SearchRequest) -> None:
+    if not 1 <= request.limit <= MAX_LIMIT:
+        raise QueryError(f"limit must be between 1 and {MAX_LIMIT}")
+    if request.offset < 0:
+        raise QueryError("offset must not be negative")
+
+
+def _validate_sort(request: SearchRequest) -> None:
+    if request.sort not in SORTS:
+        raise QueryError(f"sort must be one of {', '.join(SORTS)}, not {request.sort!r}")
+    if not 0 < request.cutoff <= 1:
+        raise QueryError("cutoff must be greater than 0 and at most 1")
+    if request.sort != "relevance" and request.offset + request.limit > MAX_LIMIT:
+        raise QueryError(f"offset + limit must be at most {MAX_LIMIT} when sorting by date")
+
+
+def _replace_exclusions(filters: SearchFilters, ids: tuple[str, ...]) -> SearchFilters:
+    return replace(filters, exclude_ids=tuple(dict.fromkeys(filters.exclude_ids + ids)))
+
+
+def _first_path(payload: dict[str, Any]) -> str | None:
+    paths = payload.get("paths") or []
+    return str(paths[0]) if paths else None

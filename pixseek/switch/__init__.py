@@ -1,0 +1,2 @@
+"""The model switch: a job that gives every photo the new model's vector (the backfill),
+cuts searches over and drops the old vectors, without a search outage."""

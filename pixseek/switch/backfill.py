@@ -1,0 +1,104 @@
+"""A model switch's backfill: indexed photos embedded by the new model, one named vector each.
+
+The photos to fill come from the index (points without the new model's vector). Each is
+decoded from one of its files whose content still matches the point (a file edited since would
+give the photo another picture's vector), and only that named vector is written: payloads and
+the active model's vectors are never touched, so searches go on as they were.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from PIL import Image
+
+from embed import ImageDecodeError
+from embed.decode import decode_rgb, open_image
+from pixseek.index.base import StoredPoint, VectorIndex
+from pixseek.photos.identity import file_sha256
+from pixseek.photos.pipeline import bounded_map, shrink_for_model
+from pixseek.settings import Settings
+
+if TYPE_CHECKING:
+    from embed.model import Embedder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Filled:
+    """What a backfill call did: points given the vector, and (path or id, reason) failures."""
+
+    done: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    point_id: str
+    image: Image.Image | None
+    reason: str = ""
+    label: str = ""  # what a failure names: the photo's first path, else its id
+
+
+def backfill(
+    settings: Settings, embedder: Embedder, index: VectorIndex, points: Sequence[StoredPoint]
+) -> Filled:
+    """Embed these points' photos with embedder and write its vector to them, in batches."""
+    filled = Filled()
+    batch: list[_Decoded] = []
+    with ThreadPoolExecutor(settings.decode_threads, "pixseek-backfill") as pool:
+        decode = _Decoder(settings.max_image_pixels, embedder.image_size)
+        for item in bounded_map(pool, decode, points, 2 * settings.batch_size):
+            if item.image is None:
+                filled.failed.append((item.label, item.reason))
+                continue
+            batch.append(item)
+            if len(batch) >= settings.batch_size:
+                _write(embedder, index, batch, filled)
+                batch = []
+        _write(embedder, index, batch, filled)
+    return filled
+
+
+def _write(embedder: Embedder, index: VectorIndex, batch: list[_Decoded], filled: Filled) -> None:
+    if not batch:
+        return
+    vectors = embedder.embed_images([item.image for item in batch if item.image is not None])
+    by_id = {item.point_id: vector for item, vector in zip(batch, vectors, strict=True)}
+    index.update_vectors(embedder.model_id, by_id)
+    filled.done.extend(item.point_id for item in batch)
+
+
+class _Decoder:
+    """Runs in a decode thread: the first file of a point that still holds its content."""
+
+    def __init__(self, max_pixels: int, side: int) -> None:
+        self.max_pixels = max_pixels
+        self.side = side
+
+    def __call__(self, point: StoredPoint) -> _Decoded:
+        paths = [str(p) for p in point.payload.get("paths") or []]
+        sha = point.payload.get("sha256")
+        reasons = []
+        for path in paths:
+            try:
+                if file_sha256(path) != sha:
+                    reasons.append(f"{path} changed since it was indexed")
+                    continue
+                with open_image(path, self.max_pixels) as image:
+                    rgb = decode_rgb(image, min_side=self.side)
+                return _Decoded(point.id, shrink_for_model(rgb, self.side))
+            except OSError as exc:
+                reasons.append(f"cannot read {path}: {exc.strerror or exc}")
+            except ImageDecodeError as exc:
+                reasons.append(f"{path}: {exc}")
+            except Exception as exc:  # a bad file must never stop the switch; keep the reason
+                log.exception("unexpected error decoding %s", path)
+                reasons.append(f"{path}: unexpected error: {type(exc).__name__}: {exc}")
+        reason = "; ".join(reasons) or "the photo has no file"
+        return _Decoded(point.id, None, reason, paths[0] if paths else point.id)
