@@ -45,6 +45,7 @@ from pixseek.photos.identity import build_payload, point_id
 from pixseek.photos.metadata import PhotoMetadata
 from pixseek.search.filters import build_filters
 from pixseek.settings import Settings, load_settings
+from pixseek.store.schema import open_database
 from pixseek.store.users import UserStore
 
 DIM = 512
@@ -180,10 +181,11 @@ class Server:
 
 
 def start_server(settings: Settings, log: Path) -> Server:
-    users = UserStore(settings.users_path)
+    database = open_database(settings)
+    users = UserStore(database)
     admin = users.set_user("admin", "bench-admin-password", "admin")
     token = users.create_token(admin, "bench", "viewer")[1]
-    users.close()
+    database.close()
     env = os.environ | {
         "PIXSEEK_DATA_DIR": str(settings.data_dir), "PIXSEEK_MODEL": settings.model,
         "PIXSEEK_HNSW_EF": str(settings.hnsw_ef), "PIXSEEK_QUANTIZATION": settings.quantization,

@@ -14,6 +14,7 @@ from pixseek.jobs.runner import FILE_JOB_KINDS, cancel_file_job
 from pixseek.jobs.stores import open_job_store
 from pixseek.settings import Settings
 from pixseek.store.catalog import Catalog
+from pixseek.store.schema import open_database
 
 POLL_SECONDS = 0.5
 
@@ -70,11 +71,11 @@ def cancel_job(settings: Settings, job_id: str) -> None:
 def _cancel(settings: Settings, store: JobStore, job: Job) -> bool:
     if job.kind not in FILE_JOB_KINDS:
         return store.request_cancel(job.id)
-    catalog = Catalog(settings.catalog_path)
+    database = open_database(settings)
     try:
-        return cancel_file_job(store, catalog, job.id)
+        return cancel_file_job(store, Catalog(database), job.id)
     finally:
-        catalog.close()
+        database.close()
 
 
 def get_job(store: JobStore, job_id: str) -> Job:

@@ -17,8 +17,10 @@ from cli.backup import (
     migrate_index_command,
     restore_command,
 )
+from cli.db import db_group, migrate_catalog_command
 from cli.jobs import follow, job_line, jobs_group
 from cli.model import model_group, run_with_progress
+from cli.quality import duplicates_command, eval_command
 from cli.serve import serve, worker
 from cli.submit import submit_index
 from cli.support import progress_bar, reports_errors
@@ -29,6 +31,7 @@ from pixseek.errors import (
 )
 from pixseek.index.base import SearchFilters
 from pixseek.indexing.ingest import Indexer, Ingester
+from pixseek.indexing.precision import describe_precision, precision_line
 from pixseek.jobs.stores import open_job_store
 from pixseek.library import Library
 from pixseek.photos.identity import point_id
@@ -172,6 +175,7 @@ def stats_command(settings: Settings, as_json: bool) -> None:
     with Library(settings) as library:
         stats = library.stats()
         failures = library.catalog.failures(limit=20)
+    stats["precision"] = describe_precision(settings, stats["model_id"])
     if as_json:
         click.echo(
             json.dumps(
@@ -179,6 +183,7 @@ def stats_command(settings: Settings, as_json: bool) -> None:
             )
         )
         return
+    stats["precision"] = precision_line(stats["precision"])
     for key, value in stats.items():
         click.echo(f"{key:>14}: {value}")
     for path, reason in failures:
@@ -188,7 +193,7 @@ def stats_command(settings: Settings, as_json: bool) -> None:
 def _switch_if_asked(library: Library) -> None:
     """A changed PIXSEEK_MODEL: switch the library to it first, so new photos are embedded
     once, by the new model."""
-    jobs = open_job_store(library.settings)
+    jobs = open_job_store(library.settings, library.database)
     job = switch_from_settings(library, jobs)
     if job is not None:
         click.echo(f"switching to {library.settings.model} (PIXSEEK_MODEL changed)", err=True)
@@ -244,5 +249,9 @@ main.add_command(backup_command)
 main.add_command(backups_command)
 main.add_command(restore_command)
 main.add_command(migrate_index_command)
+main.add_command(db_group)
+main.add_command(migrate_catalog_command)
 main.add_command(serve)
+main.add_command(eval_command)
+main.add_command(duplicates_command)
 main.add_command(worker)

@@ -68,11 +68,11 @@ def switch_command(settings: Settings, spec: str, detach: bool, as_json: bool) -
 
 def switch_here(settings: Settings, spec: str) -> Job:
     """The embedded mode: the whole switch in this process, with a progress bar."""
-    jobs = open_job_store(settings)
     with Library(settings) as library:
+        jobs = open_job_store(settings, library.database)
         job = request_switch(library, jobs, spec)
         run_with_progress(library, jobs, job)
-    found = jobs.get(job.id)
+        found = jobs.get(job.id)
     assert found is not None
     return found
 

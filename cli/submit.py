@@ -8,6 +8,7 @@ from pixseek.jobs.stores import open_job_store
 from pixseek.library import Library
 from pixseek.settings import Settings
 from pixseek.store.catalog import Catalog
+from pixseek.store.schema import open_database
 from pixseek.switch.modelswitch import request_switch
 from workers.app import make_celery
 
@@ -23,11 +24,11 @@ def submit_model_switch(settings: Settings, spec: str) -> str:
 
 def submit_index(settings: Settings, roots: list[str]) -> str:
     """Create an index job and send its scan task to the broker; returns the job id."""
-    catalog = Catalog(settings.catalog_path)
+    database = open_database(settings)
     try:
-        catalog.add_roots(roots)  # the admin page's rescan looks at these again
+        Catalog(database).add_roots(roots)  # the admin page's rescan looks at these again
     finally:
-        catalog.close()
+        database.close()
     jobs = open_job_store(settings)
     job = jobs.create("index", {"paths": roots})
     make_celery(settings).send_task(SCAN, args=[job.id, roots])

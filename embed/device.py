@@ -1,8 +1,11 @@
-"""Device and numeric precision, chosen per machine.
+"""Device, engine and numeric precision, chosen per machine.
 
-bf16 is only a win on CPUs with AMX tiles. Measured with ViT-B-32, batch 64, 2 cores: a CPU with
-AMX embeds 147 img/s in bf16 against 29 img/s in fp32; one with AVX-512 bf16 but no AMX embeds
-14.5 img/s in bf16 against 25.8 img/s in fp32 (torch 2.15, oneDNN 3.13) — slower, not faster.
+On the CPU, PIXSEEK_PRECISION=auto starts in fp32 and moves to a faster precision only when the
+precision check (embed/agreement.py) finds it agrees with fp32 on the library's photos:
+int8 everywhere (VNNI makes it 2.6x fp32 in ONNX Runtime here), bf16 where the CPU has AMX tiles
+(measured with ViT-B-32, batch 64, 2 cores: 147 img/s bf16 against 29 fp32 with AMX; one with
+AVX-512 bf16 but no AMX embeds 14.5 img/s in bf16 against 25.8 in fp32, so it is no candidate
+for images there).
 """
 
 from __future__ import annotations
@@ -56,23 +59,46 @@ def choose_device(requested: str = "auto") -> str:
 
 
 def choose_precision(device: str, requested: str = "auto", cpuinfo: str | None = None) -> str:
-    """fp16 on CUDA; on CPU bf16 only where the CPU has AMX, fp32 otherwise."""
+    """The precision to start in: as asked; on auto fp16 on CUDA and fp32 on the CPU (the
+    precision check may then move to a candidate_precisions one)."""
     if requested not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {requested!r}")
     if requested == "int8" and device != "cpu":
         raise ValueError("precision int8 runs on the CPU only; use fp16 or bf16 on CUDA")
     if requested != "auto":
         return requested
-    if device == "cuda":
-        return "fp16"
-    return "bf16" if cpu_has_bf16_units(cpuinfo) else "fp32"
+    return "fp16" if device == "cuda" else "fp32"
+
+
+def candidate_precisions(
+    device: str, requested: str, tower: str, cpuinfo: str | None = None
+) -> list[str]:
+    """The precisions the check tries against fp32 for a tower (none unless auto on a CPU):
+    int8, and bf16 where the CPU computes it natively (AMX for images; AMX or AVX-512 bf16 for
+    short texts, which are bound by reading the weights, not by arithmetic)."""
+    if requested != "auto" or device != "cpu":
+        return []
+    native = BF16_CPU_FLAGS if tower == "image" else BF16_TEXT_CPU_FLAGS
+    return ["int8", "bf16"] if native & cpu_flags(cpuinfo) else ["int8"]
+
+
+def choose_engine(device: str, requested: str = "auto") -> str:
+    """onnxruntime on the CPU (where it is installed and its export checks out, else the
+    Embedder falls back to torch); torch on CUDA."""
+    from embed.runtime import ENGINES
+
+    if requested not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {requested!r}")
+    if requested == "onnxruntime" and device != "cpu":
+        raise ValueError("engine onnxruntime runs on the CPU only here; use torch on CUDA")
+    if requested == "auto":
+        return "onnxruntime" if device == "cpu" else "torch"
+    return requested
 
 
 def choose_text_precision(device: str, requested: str = "auto", cpuinfo: str | None = None) -> str:
-    """The text tower's precision: as asked; on auto fp16 on CUDA, and on CPU bf16 wherever the
-    CPU computes in bf16 natively (AMX or AVX-512 bf16), fp32 otherwise."""
-    if requested not in ("auto", "int8"):  # int8 is for images; texts as on auto
-        return choose_precision(device, requested, cpuinfo)
-    if device == "cuda":
-        return "fp16"
-    return "bf16" if BF16_TEXT_CPU_FLAGS & cpu_flags(cpuinfo) else "fp32"
+    """The text tower's precision to start in: as asked (int8 is for images: texts run in
+    fp32 then); on auto fp16 on CUDA, fp32 on the CPU."""
+    if requested == "int8":
+        return "fp32"
+    return choose_precision(device, requested, cpuinfo)

@@ -43,3 +43,11 @@ class ConflictError(PixseekError):
 
 class BackupError(PixseekError):
     """A backup cannot be read or restored (not a backup, damaged, made for another backend)."""
+
+
+class StoreError(PixseekError):
+    """The database refused a request, or holds a schema this release cannot use."""
+
+
+class StoreUnavailableError(StoreError):
+    """The database does not answer (unreachable, or locked for longer than the wait)."""

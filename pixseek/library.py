@@ -12,8 +12,10 @@ from embed.memory import set_decode_budget
 from pixseek.index import VectorIndex, backend_name, open_index
 from pixseek.settings import Settings
 from pixseek.store.catalog import Catalog
+from pixseek.store.db import Database
 from pixseek.store.lock import DataDirLock
 from pixseek.store.modelstate import ModelState, ModelStore, model_id
+from pixseek.store.schema import open_database
 
 if TYPE_CHECKING:
     from embed.model import Embedder
@@ -34,6 +36,7 @@ class Library:
         self.serving = serving
         self.warm_target = warm_target
         self._lock = DataDirLock(settings.data_dir)
+        self._database: Database | None = None
         self._catalog: Catalog | None = None
         self._models: ModelStore | None = None
         self._index: VectorIndex | None = None
@@ -48,8 +51,9 @@ class Library:
         if self.settings.index_is_exclusive:
             self._lock.acquire()
         try:
-            self._catalog = Catalog(self.settings.catalog_path)
-            self._models = ModelStore(self.settings.catalog_path, self.settings.model)
+            self._database = open_database(self.settings)
+            self._catalog = Catalog(self._database, lease=self.settings.claim_lease)
+            self._models = ModelStore(self._database, self.settings.model)
             self._index = open_index(self.settings, self.serving)
         except BaseException:
             self.close()
@@ -67,7 +71,16 @@ class Library:
         if self._catalog is not None:
             self._catalog.close()
             self._catalog = None
+        if self._database is not None:
+            self._database.close()
+            self._database = None
         self._lock.release()
+
+    @property
+    def database(self) -> Database:
+        """The store's database (catalog, model state, users, embedded jobs)."""
+        assert self._database is not None, "open() the library first"
+        return self._database
 
     @property
     def catalog(self) -> Catalog:
@@ -140,6 +153,7 @@ class Library:
                     model,
                     device=self.settings.device,
                     precision=self.settings.precision,
+                    engine=self.settings.engine,
                     cache_dir=str(self.settings.model_cache_dir)
                     if self.settings.model_cache_dir
                     else None,

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     model: str = DEFAULT_MODEL
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16", "int8"] = "auto"
+    # auto: ONNX Runtime on the CPU (when its export of the model checks out), PyTorch on CUDA
+    engine: Literal["auto", "onnxruntime", "torch"] = "auto"
     model_cache_dir: Path | None = None
     batch_size: int = Field(default=32, ge=1, le=1024)
     decode_threads: int = Field(default=1, ge=1, le=64)
@@ -46,7 +48,9 @@ class Settings(BaseSettings):
     hnsw_ef: int = Field(default=256, ge=4, le=4096)  # search breadth: recall against speed
     hnsw_m: int = Field(default=16, ge=4, le=128)  # graph degree; at index creation
     hnsw_ef_construct: int = Field(default=100, ge=4, le=4096)  # build breadth; at creation
-    quantization: Literal["none", "int8"] = "int8"  # int8: quarter the vector memory
+    # int8: a quarter of the vector memory; binary (1/32) and pq (1/16) less still, with less
+    # recall (docs/quality.md)
+    quantization: Literal["none", "int8", "binary", "pq"] = "int8"
     broker_url: str | None = None  # redis://... for server mode; unset: embedded, no services
     redis_url: str | None = None  # where jobs live in server mode; defaults to broker_url
     worker_claim: int = Field(default=256, ge=1, le=100_000)  # files a worker takes at a time
@@ -60,6 +64,10 @@ class Settings(BaseSettings):
     admin_password: SecretStr | None = None  # creates or updates the `admin` user
     upload_max_bytes: int = Field(default=200 * 1024 * 1024, ge=1)  # per file
     upload_max_files: int = Field(default=500, ge=1)  # per request
+    # the store in PostgreSQL (server mode across machines): postgresql+psycopg://user@host/db;
+    # unset: SQLite in the data directory
+    database_url: SecretStr | None = None
+    claim_lease: int = Field(default=300, ge=10, le=86_400)  # seconds a worker's claim lasts
     backup_dir: Path | None = None  # where backups go; unset: DATA_DIR/backups
     backup_keep: int = Field(default=7, ge=1, le=10_000)  # newest backups kept there
 
@@ -92,11 +100,8 @@ class Settings(BaseSettings):
 
     @property
     def catalog_path(self) -> Path:
+        """The embedded store's database (catalog, model state, users, jobs)."""
         return self.data_dir / "catalog.sqlite3"
-
-    @property
-    def jobs_path(self) -> Path:
-        return self.data_dir / "jobs.sqlite3"
 
     @property
     def thumbs_dir(self) -> Path:
@@ -110,10 +115,6 @@ class Settings(BaseSettings):
     @property
     def backups_dir(self) -> Path:
         return self.backup_dir or self.data_dir / "backups"
-
-    @property
-    def users_path(self) -> Path:
-        return self.data_dir / "users.sqlite3"
 
     @property
     def server_mode(self) -> bool:

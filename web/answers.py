@@ -61,6 +61,10 @@ class Photo(Shape):
 
 class SearchResult(Photo):
     score: float
+    similar: list[str] = Field(
+        description="with collapse: the ids of this page's near-duplicates of this photo, "
+        "folded under it (shown as '+N similar')"
+    )
 
 
 class SearchAnswer(Shape):
@@ -70,6 +74,29 @@ class SearchAnswer(Shape):
     next_offset: int | None = Field(description="the next page's offset; null on the last page")
     model: str = Field(description="the id of the model that answered")
     took_ms: float
+
+
+class DuplicatePhoto(Photo):
+    bytes: int | None = Field(description="the file's size")
+
+
+class DuplicateGroup(Shape):
+    id: str = Field(description="the group's id: the smallest photo id in it")
+    keep: str = Field(description="the one to keep: the largest, then the earliest taken")
+    photos: list[DuplicatePhoto] = Field(description="the one to keep first")
+
+
+class DuplicateList(Shape):
+    groups: list[DuplicateGroup] = Field(description="largest group first")
+    photos: int = Field(description="photos in the groups")
+    seconds: float = Field(description="how long the last grouping took")
+    thresholds: dict[str, float] = Field(
+        description="the thresholds used (the cosine calibrated on this library)"
+    )
+
+
+class DistinctMarked(Shape):
+    marked: int = Field(description="pairs newly marked as not duplicates")
 
 
 class FileFailure(Shape):
@@ -171,12 +198,52 @@ class Worker(Shape):
     state: Literal["online", "offline"]
 
 
+class PrecisionMeasure(Shape):
+    tower: Literal["image", "text"]
+    candidate: str = Field(description='e.g. "onnxruntime int8"')
+    mean_cosine: float = Field(description="to fp32's embedding of the same photo or text")
+    min_cosine: float
+    top10_overlap: float = Field(description="share of each query's 10 nearest photos kept")
+    speed: float = Field(description="images/s (image tower) or queries/s (text tower)")
+    reference_speed: float = Field(description="fp32's, in the same check")
+    agrees: bool
+
+
+class PrecisionThresholds(Shape):
+    mean_cosine: float
+    min_cosine: float
+    top10_overlap: float
+    min_speedup: float = Field(description="how much faster than fp32 a candidate must be")
+
+
+class PrecisionCheck(Shape):
+    model_id: str
+    key: str = Field(description="the model, weights, runtimes and CPU it holds for")
+    reference: dict[str, str] = Field(description="tower -> the fp32 engine")
+    chosen: dict[str, str] = Field(description="tower -> the engine and precision in use")
+    photos: int
+    texts: int
+    thresholds: PrecisionThresholds
+    measures: list[PrecisionMeasure]
+    library: str | None
+    checked_at: float
+    summary: str
+
+
+class Precision(Shape):
+    setting: str = Field(description="PIXSEEK_PRECISION")
+    check: PrecisionCheck | None = Field(
+        description="the active model's precision check on this library (auto only)"
+    )
+
+
 class Status(Shape):
     mode: Literal["embedded", "server"]
     stats: Stats
     queue: Queue
     workers: list[Worker]
     roots: list[str] = Field(description="the library folders")
+    precision: Precision
 
 
 class Token(Shape):

@@ -12,6 +12,7 @@ from werkzeug.formparser import parse_form_data
 from embed import ModelSpecError
 from pixseek import __version__
 from pixseek.errors import NotFoundError
+from pixseek.indexing.precision import describe_precision
 from pixseek.jobs.job import Job
 from pixseek.jobs.names import BACKUP, REINDEX, SCAN, SWITCH  # the web never imports the tasks
 from pixseek.jobs.runner import FILE_JOB_KINDS, cancel_file_job
@@ -354,6 +355,7 @@ def status() -> Response:
             "queue": {"pending": stats["files_queued"]},
             "workers": found.worker_status(),
             "roots": found.library.catalog.roots(),
+            "precision": describe_precision(found.settings, stats["model_id"]),
         }
     )
 

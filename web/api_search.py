@@ -23,6 +23,7 @@ from pydantic import (
 from embed.decode import decode_rgb, open_image
 from pixseek.errors import NotFoundError, QueryError
 from pixseek.index.base import SearchFilters, StoredPoint
+from pixseek.indexing.precision import follow_library
 from pixseek.jobs.names import SCAN
 from pixseek.photos.formats import mimetype as format_mimetype
 from pixseek.photos.originals import (
@@ -39,8 +40,15 @@ from pixseek.photos.thumbnails import (
     write_thumbnails,
 )
 from pixseek.search.filters import build_filters, date_bound
-from pixseek.search.search import MAX_LIMIT, QueryTerm, SearchRequest, search, text_terms
-from web import answers
+from pixseek.search.search import (
+    MAX_LIMIT,
+    QueryTerm,
+    SearchRequest,
+    collapse_groups,
+    search,
+    text_terms,
+)
+from web import answers, quality
 from web.services import WebServices
 from web.validation import Answer, Text, endpoint
 
@@ -153,6 +161,17 @@ class SearchBody(BaseModel):
     cutoff: float = Field(0.9, gt=0, le=1, description="date sorts: keep scores >= cutoff x best")
     limit: int = Field(40, ge=1, le=200)
     offset: int = Field(0, ge=0)
+    rerank: bool = Field(
+        True,
+        description="image and 'more like this' queries: re-rank the best 50 candidates by "
+        "local features and geometry (on by default: it raised Recall@1 on cropped, rotated "
+        "and perspective copies; docs/quality.md)",
+    )
+    collapse: bool = Field(
+        True,
+        description="show one photo per near-duplicate group; the others are listed in the "
+        "result's `similar`",
+    )
 
     @model_validator(mode="after")
     def _something_to_search(self) -> SearchBody:
@@ -172,7 +191,7 @@ class SearchBody(BaseModel):
             tuple(terms), self.filters.to_filters(), self.limit, self.offset, None,
             sort=self.sort, cutoff=self.cutoff,
             liked=tuple(self.feedback.liked), disliked=tuple(self.feedback.disliked),
-            image_max_pixels=image_max_pixels,
+            image_max_pixels=image_max_pixels, rerank=self.rerank,
         )  # fmt: skip
 
 
@@ -180,6 +199,10 @@ class ThumbnailQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     size: Literal["grid", "preview"] = "grid"
     v: Text | None = Field(default=None, description="ignored; lets a page bust its cache")
+
+
+def _alone(point_id: str) -> str | None:
+    return None  # collapse off: every photo its own group
 
 
 def services() -> WebServices:
@@ -222,12 +245,18 @@ def search_photos(body: SearchBody) -> Response:
     started = time.perf_counter()
     library = services().library
     embedder = library.embedder  # the active model, read now: a model switch cuts over here
+    follow_library(embedder, library.settings)  # texts in the precision checked on its photos
     request = body.to_request(services().settings.query_max_pixels)
-    results = search(request, embedder, library.index)
+    results = search(request, embedder, library.index, quality.reranker())
     full_page = len(results) == body.limit and body.offset + body.limit < MAX_LIMIT
+    group_of = quality.duplicates().group_of(embedder.model_id) if body.collapse else _alone
+    shown = collapse_groups(results, group_of)
     return jsonify(
         {
-            "results": [photo_json(r.id, r.payload) | {"score": r.score} for r in results],
+            "results": [
+                photo_json(r.id, r.payload) | {"score": r.score, "similar": similar}
+                for r, similar in shown
+            ],
             "offset": body.offset,
             "limit": body.limit,
             "next_offset": body.offset + body.limit if full_page else None,

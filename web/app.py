@@ -22,11 +22,12 @@ from pixseek.errors import (
     PixseekError,
     QueryError,
     SettingsError,
+    StoreUnavailableError,
     UploadTooLargeError,
 )
 from pixseek.settings import Settings, load_settings
 from pixseek.store.users import UserError
-from web import api_admin, api_search, auth, limits, pages
+from web import api_admin, api_quality, api_search, auth, limits, pages
 from web.errors import ApiError
 from web.services import WebServices, for_server
 
@@ -42,6 +43,7 @@ ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (SettingsError, 422),
     (ConflictError, 409),
     (IndexBackendError, 503),
+    (StoreUnavailableError, 503),
 ]
 
 
@@ -70,6 +72,7 @@ def create_app(settings: Settings | None = None, services: WebServices | None = 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     app.register_blueprint(api_search.bp)
     app.register_blueprint(api_admin.bp)
+    app.register_blueprint(api_quality.bp)
     app.register_blueprint(pages.bp)
     _register_error_handlers(app)
     app.after_request(_security_headers)

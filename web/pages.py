@@ -21,6 +21,12 @@ def photo(photo_id: str) -> str:
     return render_template("photo.html", photo_id=photo_id)
 
 
+@bp.get("/duplicates")
+def duplicates() -> str:
+    require_role("viewer")
+    return render_template("duplicates.html")
+
+
 @bp.get("/upload")
 def upload() -> str:
     require_role("admin")

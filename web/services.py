@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pixseek.errors import SettingsError
+from pixseek.indexing.precision import follow_library
 from pixseek.jobs.job import JobStore
 from pixseek.jobs.stores import open_job_store
 from pixseek.library import Library
@@ -32,7 +33,7 @@ class WebServices:
     users: UserStore = field(init=False)
 
     def __post_init__(self) -> None:
-        self.users = UserStore(self.settings.users_path)
+        self.users = UserStore(self.library.database)
         if self.settings.admin_password is not None:
             password = self.settings.admin_password.get_secret_value()
             if password:
@@ -58,6 +59,7 @@ def for_server(settings: Settings) -> WebServices:
     broker = Celery("pixseek-web", broker=settings.broker_url)
     # warm_target: a model switch's new model loads before its cut-over, not at a query
     library = Library(settings, warm_target=True).open()
+    follow_library(library.embedder, settings)  # warm the precision the library checked
     library.embedder.warm_up()  # the first query is not the slow one
 
     def send_task(name: str, args: Sequence[Any]) -> None:
@@ -67,4 +69,5 @@ def for_server(settings: Settings) -> WebServices:
         replies = broker.control.ping(timeout=0.5) or []
         return [{"name": name, "state": "online"} for reply in replies for name in reply]
 
-    return WebServices(settings, library, open_job_store(settings), send_task, worker_status)
+    jobs = open_job_store(settings, library.database)
+    return WebServices(settings, library, jobs, send_task, worker_status)

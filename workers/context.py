@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from celery import Celery
 
 from pixseek.indexing.ingest import Ingester
+from pixseek.indexing.precision import follow_library
 from pixseek.jobs.job import JobStore
 from pixseek.jobs.stores import open_job_store
 from pixseek.library import Library
@@ -52,6 +53,7 @@ def context_for(app: Celery) -> WorkerContext:
 def build(settings: Settings) -> WorkerContext:
     """Open the library, load and warm the model, connect the job store."""
     library = Library(settings, serving=True).open()
+    follow_library(library.embedder, settings)  # warm the precision the library checked
     library.embedder.warm_up()  # the first search or batch is not the slow one
     ingester = Ingester.of(library)  # during a model switch, new photos get both models
-    return WorkerContext(settings, library, open_job_store(settings), ingester)
+    return WorkerContext(settings, library, open_job_store(settings, library.database), ingester)

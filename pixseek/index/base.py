@@ -12,7 +12,7 @@ import numpy as np
 
 EDGE_BACKEND, SERVER_BACKEND = "qdrant-edge", "qdrant-server"  # as stats and backups name them
 Shape = Literal["landscape", "portrait", "square"]
-Quantization = Literal["none", "int8"]
+Quantization = Literal["none", "int8", "binary", "pq"]
 
 
 @dataclass(frozen=True)
@@ -22,13 +22,22 @@ class IndexTuning:
     m and ef_construct apply when a collection or shard is created; ef on every search.
     int8 keeps a quantized copy of each vector in memory, the originals on disk, and rescores
     the best candidates with the originals (a quarter of the vector memory, about the same
-    recall; see docs/performance.md).
+    recall; see docs/performance.md). binary (1 bit a dimension) and pq (product quantization,
+    16x smaller) keep less in memory still and rescore the same way, with more candidates
+    (OVERSAMPLING); their recall is in docs/quality.md. exact: every search scans every vector
+    (the eval's baseline), never the HNSW.
     """
 
     m: int = 16
     ef_construct: int = 100
     ef: int = 256
     quantization: Quantization = "int8"
+    exact: bool = False
+
+
+# Candidates taken by the quantized vectors, as a multiple of the limit, before the originals
+# rescore them: the coarser the code, the more candidates it takes to keep the true best.
+OVERSAMPLING: dict[str, float] = {"none": 1.0, "int8": 2.0, "binary": 4.0, "pq": 4.0}
 
 
 # Payload fields and the index type each gets (see docs/architecture.md, "Point schema").
@@ -119,6 +128,13 @@ class VectorIndex(Protocol):
         """Up to limit points without a vector of this name (payload only), in id order from
         start (None: the beginning), and where the next call starts (None once every point
         was looked at). A backend may answer fewer, even none, before the walk ends."""
+
+    def scroll(
+        self, vector: str | None, limit: int, start: str | None = None
+    ) -> tuple[list[StoredPoint], str | None]:
+        """Up to limit points in id order from start (None: the beginning), with their payload
+        and the named vector when given (points without it come with vector None), and where
+        the next call starts (None at the end)."""
 
     def drop_vector(self, name: str) -> None:
         """Delete this named vector from every point, and its space (a no-op when absent)."""

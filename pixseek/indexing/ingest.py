@@ -21,11 +21,19 @@ from PIL import Image
 from embed import ImageDecodeError
 from embed.decode import decode_rgb, open_image
 from pixseek.index.base import IndexPoint, VectorIndex
-from pixseek.photos.identity import build_payload, file_sha256, path_fields, point_id
+from pixseek.indexing import precision
+from pixseek.photos.identity import (
+    build_payload,
+    file_sha256,
+    path_fields,
+    perceptual_hashes,
+    point_id,
+)
 from pixseek.photos.metadata import PhotoMetadata, read_metadata
 from pixseek.photos.pipeline import bounded_map, shrink_for_model
 from pixseek.photos.scan import resolve_roots, scan
 from pixseek.photos.thumbnails import INGEST_SIZES, decode_side_for, write_thumbnails
+from pixseek.search.rerank import store_features
 from pixseek.settings import Settings
 from pixseek.store.catalog import Catalog, FileRecord, FileState
 
@@ -72,6 +80,7 @@ class Prepared:
     sha256: str
     meta: PhotoMetadata
     image: Image.Image
+    hashes: dict[str, str]  # perceptual hashes, for near-duplicates (pixseek/quality)
 
 
 @dataclass(frozen=True)
@@ -175,12 +184,15 @@ class Ingester:
             max(m.image_size for m in models),
         )
         self._process(files, run)
+        for model in self.embedders():  # a small library still gets its precision check
+            precision.note_embedded(model, [], self.settings, final=True)
         return report
 
     def _models(self, ensured: set[str]) -> list[Embedder]:
         """The models to embed with now; a vector space is made for any new one."""
         models = list(self.embedders())
         for model in models:
+            precision.follow_library(model, self.settings)
             if model.model_id not in ensured:
                 self.index.ensure_vector(model.model_id, model.dim)
                 ensured.add(model.model_id)
@@ -238,13 +250,15 @@ class Ingester:
                 meta = read_metadata(image, state.mtime_ns / 1e9)
                 rgb = decode_rgb(image, min_side=decode_side_for(meta.width, meta.height, side))
             write_thumbnails(rgb, sha, self.settings.thumbs_dir, INGEST_SIZES)
+            hashes = perceptual_hashes(rgb)  # of the one decode, like the thumbnail
+            store_features(rgb, sha, self.settings.thumbs_dir)  # for spatial re-ranking
             rgb = shrink_for_model(rgb, side)
         except ImageDecodeError as exc:
             return Failed(state, sha, str(exc))
         except Exception as exc:  # a bad file must never stop the run; keep the reason
             log.exception("unexpected error decoding %s", state.path)
             return Failed(state, sha, f"unexpected error: {type(exc).__name__}: {exc}")
-        return Prepared(state, sha, meta, rgb)
+        return Prepared(state, sha, meta, rgb, hashes)
 
     def _embed(self, batch: list[Prepared], run: _Run) -> None:
         if not batch:
@@ -252,6 +266,8 @@ class Ingester:
         models = self._models(run.ensured)
         images = [item.image for item in batch]
         vectors = {model.model_id: model.embed_images(images) for model in models}
+        for model in models:  # the precision check's sample: the library's own photos
+            precision.note_embedded(model, images, self.settings, final=False)
         by_sha: dict[str, list[int]] = defaultdict(list)
         for position, item in enumerate(batch):
             by_sha[item.sha256].append(position)
@@ -272,7 +288,8 @@ class Ingester:
     def _point(self, sha: str, items: list[Prepared], vectors: dict[str, Any]) -> IndexPoint:
         paths = sorted(set(self.catalog.paths_for(sha)) | {item.state.path for item in items})
         first = items[0]
-        payload = build_payload(sha, paths, first.state.size, first.meta, self._source(paths))
+        source = self._source(paths)
+        payload = build_payload(sha, paths, first.state.size, first.meta, source, first.hashes)
         payload["model"] = next(iter(vectors))  # the active model when it was embedded
         return IndexPoint(point_id(sha), vectors, payload)
 

@@ -98,7 +98,7 @@ def ingest_queued(
             report = ingester.ingest(
                 [c.record.state for c in claimed],
                 {c.record.path: c.record for c in claimed},
-                on_batch=_progress_recorder(jobs, job_of),
+                on_batch=_progress_recorder(jobs, catalog, worker, job_of),
                 should_stop=stopped,
             )
             processed += report.indexed + report.unchanged + len(report.failed)
@@ -123,11 +123,13 @@ def _claim(catalog: Catalog, worker: str, job_id: str, claim: int, batch: int) -
 
 
 def _progress_recorder(
-    jobs: JobStore, job_of: dict[str, str]
+    jobs: JobStore, catalog: Catalog, worker: str, job_of: dict[str, str]
 ) -> Callable[[list[str], list[tuple[str, str]]], None]:
-    """Counts each processed file into the job it was queued for."""
+    """Counts each processed file into the job it was queued for, and renews the worker's
+    lease on the files it still holds: it is alive and working on them."""
 
     def record(done: list[str], failures: list[tuple[str, str]]) -> None:
+        catalog.renew_claims(worker)
         counts: Counter[str] = Counter(job_of[path] for path in done)
         failed: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for path, reason in failures:

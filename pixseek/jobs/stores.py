@@ -1,32 +1,19 @@
-"""JobStore implementations: SQLite (embedded mode) and Redis (server mode)."""
+"""JobStore implementations: the store's database (embedded mode) and Redis (server mode)."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
+
+from sqlalchemy import Connection, text
 
 from pixseek.jobs.job import FINAL_STATES, MAX_FAILURES_KEPT, Job, JobCounts, State, new_job
 from pixseek.settings import Settings
-from pixseek.store.catalog import transaction
+from pixseek.store.db import Database, changed
+from pixseek.store.schema import open_database
 
-SQLITE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY, kind TEXT NOT NULL, state TEXT NOT NULL, detail TEXT NOT NULL,
-    total INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0,
-    failed INTEGER NOT NULL DEFAULT 0, planned INTEGER NOT NULL DEFAULT 0,
-    cancel_requested INTEGER NOT NULL DEFAULT 0, error TEXT,
-    created_at REAL NOT NULL, started_at REAL, finished_at REAL
-);
-CREATE TABLE IF NOT EXISTS job_failures (
-    job_id TEXT NOT NULL, path TEXT NOT NULL, reason TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS job_failures_job ON job_failures (job_id);
-"""
 _FINALS = ", ".join(f"'{s}'" for s in sorted(FINAL_STATES))
 _SQL_FIELDS = (
     "id, kind, state, detail, total, done, failed, planned, cancel_requested, error, "
@@ -34,104 +21,113 @@ _SQL_FIELDS = (
 )
 
 
-class SqliteJobStore:
-    """Jobs in a SQLite file; one connection, serialised by a lock (threads share the store)."""
+class SqlJobStore:
+    """Jobs in the store's database (tables jobs and job_failures)."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SQLITE_SCHEMA)
-        self._lock = threading.Lock()
+    def __init__(self, database: Database) -> None:
+        self.database = database
 
     def close(self) -> None:
-        self._db.close()
+        """Nothing to close: the database belongs to whoever opened it."""
 
     def create(self, kind: str, detail: dict[str, Any] | None = None) -> Job:
         job = new_job(kind, detail)
-        self._execute(
-            "INSERT INTO jobs (id, kind, state, detail, created_at) VALUES (?, ?, ?, ?, ?)",
-            (job.id, job.kind, job.state, json.dumps(job.detail), job.created_at),
-        )
+        self.database.execute(
+            "INSERT INTO jobs (id, kind, state, detail, created_at) "
+            "VALUES (:id, :kind, :state, :detail, :created)",
+            {"id": job.id, "kind": job.kind, "state": job.state,
+             "detail": json.dumps(job.detail), "created": job.created_at},
+        )  # fmt: skip
         return job
 
     def get(self, job_id: str) -> Job | None:
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {_SQL_FIELDS} FROM jobs WHERE id = ?", (job_id,)
-            ).fetchone()
+        with self.database.read() as connection:
+            row = connection.execute(
+                text(f"SELECT {_SQL_FIELDS} FROM jobs WHERE id = :id"), {"id": job_id}
+            ).first()
             if row is None:
                 return None
-            failures = self._db.execute(
-                "SELECT path, reason FROM job_failures WHERE job_id = ? LIMIT ?",
-                (job_id, MAX_FAILURES_KEPT),
-            ).fetchall()
-        return _job_from_row(row, failures)
+            failures = connection.execute(
+                text("SELECT path, reason FROM job_failures WHERE job_id = :id LIMIT :most"),
+                {"id": job_id, "most": MAX_FAILURES_KEPT},
+            ).all()
+        return _job_from_row(tuple(row), [tuple(f) for f in failures])
 
     def list(self, limit: int = 50) -> list[Job]:
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_SQL_FIELDS} FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)
-            ).fetchall()
-        return [_job_from_row(row, []) for row in rows]
+        rows = self.database.rows(
+            f"SELECT {_SQL_FIELDS} FROM jobs ORDER BY created_at DESC LIMIT :most",
+            {"most": limit},
+        )
+        return [_job_from_row(tuple(row), []) for row in rows]
 
     def start(self, job_id: str) -> None:
-        self._execute(
-            "UPDATE jobs SET state = 'running', started_at = coalesce(started_at, ?) "
-            "WHERE id = ? AND state = 'queued'",
-            (time.time(), job_id),
+        self.database.execute(
+            "UPDATE jobs SET state = 'running', started_at = coalesce(started_at, :now) "
+            "WHERE id = :id AND state = 'queued'",
+            {"now": time.time(), "id": job_id},
         )
 
     def add_total(self, job_id: str, count: int, planned: bool = False) -> None:
-        self._execute(
-            "UPDATE jobs SET total = total + ?, planned = max(planned, ?) WHERE id = ?",
-            (count, int(planned), job_id),
+        self.database.execute(
+            "UPDATE jobs SET total = total + :count, "
+            "planned = CASE WHEN :planned = 1 THEN 1 ELSE planned END WHERE id = :id",
+            {"count": count, "planned": int(planned), "id": job_id},
         )
 
     def record(self, job_id: str, done: int, failures: Sequence[tuple[str, str]] = ()) -> None:
-        with transaction(self._db, self._lock):
-            counted = self._db.execute(
-                "UPDATE jobs SET done = done + ?, failed = failed + ? "
-                f"WHERE id = ? AND state NOT IN ({_FINALS})",
-                (done, len(failures), job_id),
-            ).rowcount
-            if counted:
-                self._add_failures(job_id, failures)
+        with self.database.write() as connection:
+            counted = connection.execute(
+                text(
+                    "UPDATE jobs SET done = done + :done, failed = failed + :failed "
+                    f"WHERE id = :id AND state NOT IN ({_FINALS})"
+                ),
+                {"done": done, "failed": len(failures), "id": job_id},
+            )
+            if changed(counted):
+                _add_failures(connection, job_id, failures)
 
     def finish(
         self, job_id: str, state: State, error: str | None = None, counts: JobCounts | None = None
     ) -> bool:
         now = time.time()
-        with transaction(self._db, self._lock):
-            ended = self._db.execute(
-                "UPDATE jobs SET state = ?, error = ?, finished_at = ?, "
-                f"started_at = coalesce(started_at, ?) WHERE id = ? AND state NOT IN ({_FINALS})",
-                (state, error, now, now, job_id),
-            ).rowcount
-            if ended and counts is not None:
-                self._db.execute(
-                    "UPDATE jobs SET done = ?, failed = ? WHERE id = ?",
-                    (counts.done, counts.failed, job_id),
+        with self.database.write() as connection:
+            ended = changed(
+                connection.execute(
+                    text(
+                        "UPDATE jobs SET state = :state, error = :error, finished_at = :now, "
+                        "started_at = coalesce(started_at, :now) "
+                        f"WHERE id = :id AND state NOT IN ({_FINALS})"
+                    ),
+                    {"state": state, "error": error, "now": now, "id": job_id},
                 )
-                self._db.execute("DELETE FROM job_failures WHERE job_id = ?", (job_id,))
-                self._add_failures(job_id, counts.failures)
+            )
+            if ended and counts is not None:
+                connection.execute(
+                    text("UPDATE jobs SET done = :done, failed = :failed WHERE id = :id"),
+                    {"done": counts.done, "failed": counts.failed, "id": job_id},
+                )
+                connection.execute(
+                    text("DELETE FROM job_failures WHERE job_id = :id"), {"id": job_id}
+                )
+                _add_failures(connection, job_id, counts.failures)
         return ended == 1
 
-    def _add_failures(self, job_id: str, failures: Sequence[tuple[str, str]]) -> None:
-        self._db.executemany(
-            "INSERT INTO job_failures VALUES (?, ?, ?)", [(job_id, p, r) for p, r in failures]
-        )
-
     def request_cancel(self, job_id: str) -> bool:
-        cursor = self._execute(
-            f"UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND state NOT IN ({_FINALS})",
-            (job_id,),
+        return (
+            self.database.execute(
+                f"UPDATE jobs SET cancel_requested = 1 WHERE id = :id AND state NOT IN ({_FINALS})",
+                {"id": job_id},
+            )
+            == 1
         )
-        return cursor.rowcount == 1
 
-    def _execute(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
-        with self._lock:
-            return self._db.execute(sql, params)
+
+def _add_failures(connection: Connection, job_id: str, failures: Sequence[tuple[str, str]]) -> None:
+    if failures:
+        connection.execute(
+            text("INSERT INTO job_failures (job_id, path, reason) VALUES (:job, :path, :reason)"),
+            [{"job": job_id, "path": path, "reason": reason} for path, reason in failures],
+        )
 
 
 def _job_from_row(row: tuple[Any, ...], failures: list[tuple[str, str]]) -> Job:
@@ -273,12 +269,14 @@ def _job_from_hash(data: dict[str, str], failures: list[tuple[str, str]]) -> Job
     )  # fmt: skip
 
 
-def open_job_store(settings: Settings) -> SqliteJobStore | RedisJobStore:
-    """Redis in server mode (the broker's, unless PIXSEEK_REDIS_URL names another); SQLite in
-    the data directory otherwise."""
+def open_job_store(
+    settings: Settings, database: Database | None = None
+) -> SqlJobStore | RedisJobStore:
+    """Redis in server mode (the broker's, unless PIXSEEK_REDIS_URL names another); otherwise
+    the store's database: database, or one opened now (its schema upgraded when older)."""
     url = settings.redis_url or settings.broker_url
     if url and url.startswith(("redis://", "rediss://", "unix://")):
         import redis
 
         return RedisJobStore(redis.Redis.from_url(url))
-    return SqliteJobStore(settings.jobs_path)
+    return SqlJobStore(database or open_database(settings))

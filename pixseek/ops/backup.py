@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import shutil
-import sqlite3
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
@@ -33,8 +33,11 @@ from pixseek.library import Library
 from pixseek.photos.identity import file_sha256
 from pixseek.settings import Settings
 from pixseek.store.catalog import Catalog
+from pixseek.store.db import copy_sqlite
 from pixseek.store.lock import DataDirLock
 from pixseek.store.modelstate import model_id
+from pixseek.store.schema import open_database, open_url
+from pixseek.store.transfer import copy_tables, dump_tables, load_tables
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +45,8 @@ KIND = "backup"  # the job's kind
 FORMAT = 1
 PREFIX = "pixseek-backup-"
 MANIFEST = "manifest.json"
-DATABASES = ("catalog.sqlite3", "users.sqlite3")
+DATABASES = ("catalog.sqlite3", "users.sqlite3")  # users.sqlite3: before the one store
+STORE_ROWS = "store"  # a database server's rows, a JSON Lines file per table
 SECRET_KEY = "secret_key"
 UPLOADS = "uploads"
 STALE_PARTIAL = 24 * 3600  # seconds after which an unfinished backup folder is left-over
@@ -89,7 +93,7 @@ def back_up(library: Library, destination: Path, keep: int | None = None) -> Bac
     name = _new_name(destination)
     staging = destination / f".{name}.partial"
     try:
-        _copy_data(library.settings, staging / "data")
+        _copy_data(library, staging / "data")
         index = library.index.save_to(staging / "index")
         manifest = {
             "format": FORMAT,
@@ -234,13 +238,11 @@ def restore(settings: Settings, source: Path, force: bool = False) -> RestoreRep
 
 
 def _refuse_to_overwrite(settings: Settings, points: int, force: bool) -> None:
-    photos = 0
-    if settings.catalog_path.exists():
-        catalog = Catalog(settings.catalog_path)
-        try:
-            photos = catalog.status_counts().get("indexed", 0)
-        finally:
-            catalog.close()
+    database = open_database(settings)
+    try:
+        photos = Catalog(database).status_counts().get("indexed", 0)
+    finally:
+        database.close()
     if (photos or points) and not force:
         raise ConflictError(
             f"this library holds {photos} indexed photos and {points} index points; restoring "
@@ -248,11 +250,17 @@ def _refuse_to_overwrite(settings: Settings, points: int, force: bool) -> None:
         )
 
 
-def _copy_data(settings: Settings, target: Path) -> None:
+def _copy_data(library: Library, target: Path) -> None:
+    """The store (SQLite: a copy of its file; a database server: its rows as JSON Lines),
+    the session key and the uploads."""
+    settings = library.settings
     target.mkdir(parents=True)
-    for name in DATABASES:
-        if (settings.data_dir / name).exists():
-            _copy_database(settings.data_dir / name, target / name)
+    if library.database.is_sqlite:
+        for name in DATABASES:  # users.sqlite3: a library not yet upgraded (it merges later)
+            if (settings.data_dir / name).exists():
+                copy_sqlite(settings.data_dir / name, target / name)
+    else:
+        dump_tables(library.database, target / STORE_ROWS)
     if (settings.data_dir / SECRET_KEY).exists():
         shutil.copy2(settings.data_dir / SECRET_KEY, target / SECRET_KEY)
     if settings.uploads_dir.is_dir():
@@ -260,30 +268,43 @@ def _copy_data(settings: Settings, target: Path) -> None:
 
 
 def _put_data(saved: Path, settings: Settings) -> None:
-    """The backup's databases and session key replace the library's; uploads are added to
-    what is there (a file's name is its content hash)."""
-    for name in DATABASES:
-        if (saved / name).exists():
-            _replace_database(saved / name, settings.data_dir / name)
+    """The backup's store and session key replace the library's; uploads are added to what
+    is there (a file's name is its content hash). A SQLite backup restores as files into a
+    SQLite library, its rows into a database server; rows restore into either."""
+    if settings.database_url or (saved / STORE_ROWS).is_dir():
+        _load_rows(saved, settings)
+    else:
+        for name in DATABASES:
+            if (saved / name).exists():
+                _replace_database(saved / name, settings.data_dir / name)
     if (saved / SECRET_KEY).exists():
         shutil.copy2(saved / SECRET_KEY, settings.data_dir / SECRET_KEY)
     if (saved / UPLOADS).is_dir():
         shutil.copytree(saved / UPLOADS, settings.uploads_dir, dirs_exist_ok=True)
-    catalog = Catalog(settings.catalog_path)
+    database = open_database(settings)  # a backup from an older release is upgraded here
     try:
-        catalog.release_claims()  # no worker runs during a restore: every claim is stale
+        Catalog(database).release_claims()  # no worker runs during a restore: all are stale
     finally:
-        catalog.close()
+        database.close()
 
 
-def _copy_database(source: Path, target: Path) -> None:
-    """A consistent copy of a live SQLite database (others may write meanwhile)."""
-    live, copy = sqlite3.connect(source), sqlite3.connect(target)
+def _load_rows(saved: Path, settings: Settings) -> None:
+    database = open_database(settings)
     try:
-        live.backup(copy)
+        if (saved / STORE_ROWS).is_dir():
+            load_tables(database, saved / STORE_ROWS)
+            return
+        with tempfile.TemporaryDirectory() as scratch:  # the backup's SQLite, upgraded aside
+            for name in DATABASES:
+                if (saved / name).exists():
+                    shutil.copy2(saved / name, Path(scratch) / name)
+            source = open_url(f"sqlite:///{Path(scratch) / DATABASES[0]}")
+            try:
+                copy_tables(source, database)
+            finally:
+                source.close()
     finally:
-        copy.close()
-        live.close()
+        database.close()
 
 
 def _replace_database(saved: Path, live: Path) -> None:

@@ -10,6 +10,9 @@ from datetime import datetime, timezone
 from pathlib import PurePath
 from typing import Any, BinaryIO
 
+import imagehash
+from PIL import Image
+
 from pixseek.photos.metadata import PhotoMetadata
 
 POINT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "pixseek:photo")
@@ -34,6 +37,21 @@ def file_sha256(source: str | os.PathLike[str] | BinaryIO) -> str:
         return file_sha256(handle)
 
 
+# Perceptual hashes are taken of a small grey copy: both look at 32x32 (pHash) or 9x8 (dHash)
+# pixels in the end, and reducing a large decode to 64x64 first keeps them under a millisecond.
+HASH_INPUT_SIDE = 64
+
+
+def perceptual_hashes(image: Image.Image) -> dict[str, str]:
+    """The payload's perceptual hashes of a decoded photo, 64 bits each as 16 hex digits:
+    phash (DCT of the 32x32 grey image) and dhash (brightness gradients), close in Hamming
+    distance for resized, recompressed and lightly edited copies (pixseek/quality)."""
+    side = (HASH_INPUT_SIDE, HASH_INPUT_SIDE)
+    # resized before the grey conversion: converting the full decode cost 8 ms of the 9
+    grey = image.resize(side, Image.Resampling.BILINEAR, reducing_gap=2.0).convert("L")
+    return {"phash": str(imagehash.phash(grey)), "dhash": str(imagehash.dhash(grey))}
+
+
 def path_fields(paths: Sequence[str]) -> dict[str, Any]:
     """Payload fields that depend on where the photo lies (all its copies)."""
     first = PurePath(paths[0])
@@ -46,10 +64,16 @@ def path_fields(paths: Sequence[str]) -> dict[str, Any]:
 
 
 def build_payload(
-    sha256: str, paths: Sequence[str], size: int, meta: PhotoMetadata, source: str = "library"
+    sha256: str,
+    paths: Sequence[str],
+    size: int,
+    meta: PhotoMetadata,
+    source: str = "library",
+    hashes: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The full payload of a photo's point (schema in docs/architecture.md)."""
-    return {
+    """The full payload of a photo's point (schema in docs/architecture.md); hashes: its
+    perceptual_hashes, when known."""
+    return (hashes or {}) | {
         "sha256": sha256,
         **path_fields(paths),
         "format": meta.format,

@@ -8,7 +8,7 @@ and order them by when they were taken.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -20,6 +20,7 @@ from embed.decode import decode_rgb, open_image
 from pixseek.errors import NotFoundError, QueryError
 from pixseek.index.base import Hit, SearchFilters, VectorIndex
 from pixseek.search.query import parse_query_text
+from pixseek.search.rerank import FEATURE_SIDE, Features, Reranker
 
 if TYPE_CHECKING:
     from embed.model import Embedder
@@ -54,10 +55,20 @@ class SearchRequest:
     # image terms decoding to more pixels (after JPEG scaling) are refused: a small PNG can
     # hold a picture whose decode takes gigabytes
     image_max_pixels: int | None = None
+    # image queries: re-rank the best candidates by local features and geometry (rerank.py)
+    rerank: bool = False
 
     @property
     def rated(self) -> bool:
         return bool(self.liked or self.disliked)
+
+    @property
+    def by_example(self) -> bool:
+        """An image or "more like this" query: positive image or photo terms, no text, no
+        ratings, by relevance; the queries spatial re-ranking applies to."""
+        examples = [t for t in self.terms if t.kind in ("image", "photo") and t.weight > 0]
+        texts = [t for t in self.terms if t.kind == "text"]
+        return bool(examples) and not texts and not self.rated and self.sort == "relevance"
 
 
 @dataclass(frozen=True)
@@ -78,14 +89,25 @@ def text_terms(query: str | None) -> list[QueryTerm]:
     return [QueryTerm("text", term.text, term.weight) for term in parse_query_text(query)]
 
 
-def search(request: SearchRequest, embedder: Embedder, index: VectorIndex) -> list[SearchResult]:
+def search(
+    request: SearchRequest,
+    embedder: Embedder,
+    index: VectorIndex,
+    reranker: Reranker | None = None,
+) -> list[SearchResult]:
     """One page of results, best first or by date. Photos used as positive query terms and
-    every liked or disliked photo are left out of the results.
+    every liked or disliked photo are left out of the results. With request.rerank and a
+    reranker, an image query's best reranker.k candidates are re-ranked before the page is cut.
 
     Raises QueryError for a malformed request and NotFoundError for an unknown photo id.
     """
     _validate(request)
-    if request.sort == "relevance":
+    if reranker is not None and request.rerank and request.by_example:
+        depth = max(reranker.k, request.offset + request.limit)
+        hits = _candidates(request, embedder, index, depth, 0)
+        hits = reranker.rerank(query_features(request, reranker, index), hits)
+        hits = hits[request.offset : request.offset + request.limit]
+    elif request.sort == "relevance":
         hits = _candidates(request, embedder, index, request.limit, request.offset)
     else:
         hits = _candidates(request, embedder, index, MAX_LIMIT, 0)
@@ -122,6 +144,40 @@ def _examples(
         vector = compose_vector(request.terms, embedder, index, request.image_max_pixels)
         positives.insert(0, vector)
     return positives, list(_stored_vectors(request.disliked, embedder, index))
+
+
+def query_features(request: SearchRequest, reranker: Reranker, index: VectorIndex) -> Features:
+    """The local features of the query's first positive example: an image term decoded, or a
+    photo term's stored small image."""
+    example = next(t for t in request.terms if t.kind in ("image", "photo") and t.weight > 0)
+    if example.kind == "image":
+        image = _decode(example.value, FEATURE_SIDE, request.image_max_pixels)
+        return reranker.query_features(image)
+    photo = str(example.value)
+    stored = index.retrieve([photo])
+    if not stored:
+        raise NotFoundError(f"no indexed photo with id {photo}")
+    loaded = reranker.load(Hit(stored[0].id, 0.0, stored[0].payload))
+    if loaded is None:
+        return reranker.query_features(Image.new("L", (1, 1)))  # no image: nothing matches
+    return reranker.query_features(loaded)
+
+
+def collapse_groups(
+    results: Sequence[SearchResult], group_of: Callable[[str], str | None]
+) -> list[tuple[SearchResult, list[str]]]:
+    """One result per duplicate group (its best), with the ids of the group's other results
+    folded under it, in the order of the first of each group. group_of(id) names a photo's
+    group (None: in none). Works within the results given: a group spread over two pages
+    shows once on each."""
+    kept: dict[str, tuple[SearchResult, list[str]]] = {}
+    for result in results:
+        key = group_of(result.id) or result.id
+        if key in kept:
+            kept[key][1].append(result.id)
+        else:
+            kept[key] = (result, [])
+    return list(kept.values())
 
 
 def _excluded_ids(request: SearchRequest) -> tuple[str, ...]:

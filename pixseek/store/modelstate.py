@@ -8,34 +8,21 @@ PIXSEEK_MODEL the library last acted on: a changed PIXSEEK_MODEL asks for a swit
 switch made on the admin page sticks across restarts.
 
 Every process (web, workers, the CLI) reads the row at each use, so a cut-over made by one
-worker reaches every web process at its next query; a read is one indexed SQLite row.
+worker reaches every web process at its next query; a read is one row by its key.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
+
+from sqlalchemy import Connection, text
 
 from embed import parse_model_spec
 from pixseek.errors import ConflictError
-from pixseek.store.catalog import transaction
+from pixseek.store.db import Database, changed
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS model_state (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    active TEXT NOT NULL,
-    target TEXT,
-    job_id TEXT,
-    retired TEXT,
-    configured TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-"""
 _FIELDS = "active, target, job_id, retired, configured"
 
 
@@ -83,106 +70,111 @@ def check_can_begin(state: ModelState, target: str) -> None:
 
 
 class ModelStore:
-    """The model_state row of a catalog database; its first read creates it with default."""
+    """The model_state row of a library's store; made with default when it is first opened."""
 
-    def __init__(self, path: Path, default: str) -> None:
-        self._db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
-        self._lock = threading.Lock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
-        self._db.execute(
-            "INSERT OR IGNORE INTO model_state (id, active, configured, updated_at) "
-            "VALUES (1, ?, ?, ?)",
-            (default, default, _now()),
+    def __init__(self, database: Database, default: str) -> None:
+        self.database = database
+        database.execute(
+            "INSERT INTO model_state (id, active, configured, updated_at) "
+            "VALUES (1, :default, :default, :now) ON CONFLICT (id) DO NOTHING",
+            {"default": default, "now": _now()},
         )
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        """Nothing to close: the database belongs to whoever opened it."""
 
     def read(self) -> ModelState:
-        with self._lock:
-            return self._read()
+        with self.database.read() as connection:
+            return _read(connection)
 
     def begin(self, target: str, job_id: str, configured: str | None = None) -> ModelState:
         """Start a switch to target under job_id (configured: the PIXSEEK_MODEL that asked).
 
         Raises ConflictError while another switch runs, or when target is the active model."""
-        with self._transaction():
-            check_can_begin(self._read(), target)
-            self._db.execute(
-                "UPDATE model_state SET target = ?, job_id = ?, "
-                "configured = coalesce(?, configured), updated_at = ? WHERE id = 1",
-                (target, job_id, configured, _now()),
+        with self.database.write() as connection:
+            check_can_begin(_read(connection), target)
+            connection.execute(
+                text(
+                    "UPDATE model_state SET target = :target, job_id = :job, "
+                    "configured = coalesce(:configured, configured), updated_at = :now "
+                    "WHERE id = 1"
+                ),
+                {"target": target, "job": job_id, "configured": configured, "now": _now()},
             )
-            return self._read()
+            return _read(connection)
 
     def cut_over(self, job_id: str) -> bool:
         """Make the switch's target the active model, the old one retired, and every indexed
         file indexed by the new model; False when job_id runs no backfill (done already)."""
-        with self._transaction():
-            state = self._read()
+        with self.database.write() as connection:
+            state = _read(connection)
             if state.job_id != job_id or state.target is None:
                 return False
-            self._db.execute(
-                "UPDATE model_state SET active = target, retired = active, target = NULL, "
-                "updated_at = ? WHERE id = 1",
-                (_now(),),
+            connection.execute(
+                text(
+                    "UPDATE model_state SET active = target, retired = active, target = NULL, "
+                    "updated_at = :now WHERE id = 1"
+                ),
+                {"now": _now()},
             )
-            self._relabel_files(None, state.target)
+            _relabel_files(connection, None, state.target)
             return True
 
     def retired_dropped(self, job_id: str) -> bool:
         """The old model's vectors are gone: the switch is over."""
-        with self._transaction():
-            state = self._read()
+        with self.database.write() as connection:
+            state = _read(connection)
             if state.job_id != job_id or state.target is not None:
                 return False
             if state.retired:  # files a batch in flight at the cut-over marked with the old one
-                self._relabel_files(state.retired, state.active)
-            self._db.execute(
-                "UPDATE model_state SET retired = NULL, job_id = NULL, updated_at = ? WHERE id = 1",
-                (_now(),),
+                _relabel_files(connection, state.retired, state.active)
+            connection.execute(
+                text(
+                    "UPDATE model_state SET retired = NULL, job_id = NULL, updated_at = :now "
+                    "WHERE id = 1"
+                ),
+                {"now": _now()},
             )
             return True
 
     def abandon(self, job_id: str) -> str | None:
         """Give up a switch before its cut-over: its target is retired (its vectors are to be
         dropped) and no longer written. The target, or None when job_id runs no backfill."""
-        with self._transaction():
-            state = self._read()
+        with self.database.write() as connection:
+            state = _read(connection)
             if state.job_id != job_id or state.target is None:
                 return None
-            self._db.execute(
-                "UPDATE model_state SET retired = target, target = NULL, updated_at = ? "
-                "WHERE id = 1",
-                (_now(),),
+            connection.execute(
+                text(
+                    "UPDATE model_state SET retired = target, target = NULL, updated_at = :now "
+                    "WHERE id = 1"
+                ),
+                {"now": _now()},
             )
             return state.target
 
     def acknowledge(self, configured: str) -> None:
         """Remember a PIXSEEK_MODEL that asks for nothing (it names the active model)."""
-        with self._lock:
-            self._db.execute(
-                "UPDATE model_state SET configured = ?, updated_at = ? WHERE id = 1",
-                (configured, _now()),
-            )
-
-    def _relabel_files(self, old: str | None, new: str) -> None:
-        """Indexed files (those of old, or all) are now indexed by new."""
-        old_id = model_id(old) if old else None
-        self._db.execute(
-            "UPDATE files SET model_id = ? WHERE status = 'indexed' "
-            "AND (? IS NULL OR model_id = ?)",
-            (model_id(new), old_id, old_id),
+        self.database.execute(
+            "UPDATE model_state SET configured = :configured, updated_at = :now WHERE id = 1",
+            {"configured": configured, "now": _now()},
         )
 
-    def _read(self) -> ModelState:
-        row = self._db.execute(f"SELECT {_FIELDS} FROM model_state WHERE id = 1").fetchone()
-        return ModelState(*row)
 
-    def _transaction(self) -> AbstractContextManager[None]:
-        return transaction(self._db, self._lock)
+def _relabel_files(connection: Connection, old: str | None, new: str) -> int:
+    """Indexed files (those of old, or all) are now indexed by new."""
+    of_old = "AND model_id = :old" if old else ""
+    return changed(
+        connection.execute(
+            text(f"UPDATE files SET model_id = :new WHERE status = 'indexed' {of_old}"),
+            {"new": model_id(new), "old": model_id(old) if old else None},
+        )
+    )
+
+
+def _read(connection: Connection) -> ModelState:
+    row = connection.execute(text(f"SELECT {_FIELDS} FROM model_state WHERE id = 1")).one()
+    return ModelState(*row)
 
 
 def _now() -> str:

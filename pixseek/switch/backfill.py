@@ -19,6 +19,7 @@ from PIL import Image
 from embed import ImageDecodeError
 from embed.decode import decode_rgb, open_image
 from pixseek.index.base import StoredPoint, VectorIndex
+from pixseek.indexing import precision
 from pixseek.photos.identity import file_sha256
 from pixseek.photos.pipeline import bounded_map, shrink_for_model
 from pixseek.settings import Settings
@@ -51,6 +52,7 @@ def backfill(
     """Embed these points' photos with embedder and write its vector to them, in batches."""
     filled = Filled()
     batch: list[_Decoded] = []
+    precision.follow_library(embedder, settings)  # a switch's model is checked on these photos
     with ThreadPoolExecutor(settings.decode_threads, "pixseek-backfill") as pool:
         decode = _Decoder(settings.max_image_pixels, embedder.image_size)
         for item in bounded_map(pool, decode, points, 2 * settings.batch_size):
@@ -59,16 +61,25 @@ def backfill(
                 continue
             batch.append(item)
             if len(batch) >= settings.batch_size:
-                _write(embedder, index, batch, filled)
+                _write(settings, embedder, index, batch, filled)
                 batch = []
-        _write(embedder, index, batch, filled)
+        _write(settings, embedder, index, batch, filled)
+    precision.note_embedded(embedder, [], settings, final=True)
     return filled
 
 
-def _write(embedder: Embedder, index: VectorIndex, batch: list[_Decoded], filled: Filled) -> None:
+def _write(
+    settings: Settings,
+    embedder: Embedder,
+    index: VectorIndex,
+    batch: list[_Decoded],
+    filled: Filled,
+) -> None:
     if not batch:
         return
-    vectors = embedder.embed_images([item.image for item in batch if item.image is not None])
+    images = [item.image for item in batch if item.image is not None]
+    vectors = embedder.embed_images(images)
+    precision.note_embedded(embedder, images, settings, final=False)
     by_id = {item.point_id: vector for item, vector in zip(batch, vectors, strict=True)}
     index.update_vectors(embedder.model_id, by_id)
     filled.done.extend(item.point_id for item in batch)

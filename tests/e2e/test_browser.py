@@ -160,7 +160,7 @@ def test_every_page_loads_without_errors(browsing: Browsing, server: Server) -> 
     in_library = {"folders": [str(server.library[0].parent)]}
     found = api(browsing, "POST", "/api/v1/search", {"query": "x", "filters": in_library})
     photo = found["results"][0]
-    for path in ["/", f"/photos/{photo['id']}", "/upload", "/admin"]:
+    for path in ["/", f"/photos/{photo['id']}", "/upload", "/admin", "/duplicates"]:
         browsing.goto(path)
         page.wait_for_load_state("networkidle")
         assert page.get_attribute('meta[name="pixseek-role"]', "content") == "admin"

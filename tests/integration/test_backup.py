@@ -21,7 +21,7 @@ from pixseek.search.search import QueryTerm, SearchRequest, search
 from pixseek.settings import Settings, load_settings
 from pixseek.store.lock import DataDirLock
 from pixseek.store.users import UserStore
-from tests.conftest import TINY_MODEL
+from tests.conftest import TINY_MODEL, sqlite_store
 from tests.imagegen import textured_rgb, write_image
 from tests.integration.library import GeneratedLibrary, generate_library
 from tests.integration.test_cli import as_json, pixseek
@@ -43,9 +43,9 @@ def original(library: GeneratedLibrary, tmp_path_factory: pytest.TempPathFactory
     stored = upload.with_name(f"{sha}.jpg")
     upload.rename(stored)
     as_json(pixseek(data_dir, "index", str(library.root), str(data_dir / "uploads"), "--json"))
-    users = UserStore(data_dir / "users.sqlite3")
-    users.set_user("alice", "correct horse", "viewer")
-    users.close()
+    database = sqlite_store(data_dir)
+    UserStore(database).set_user("alice", "correct horse", "viewer")
+    database.close()
     return data_dir
 
 
@@ -88,7 +88,8 @@ def test_a_backup_holds_the_catalog_users_uploads_and_index(
     assert backup["points"] == backup["photos"]
     manifest = json.loads((folder / MANIFEST).read_text())
     files = set(manifest["files"])
-    assert {"data/catalog.sqlite3", "data/users.sqlite3", "index/edge_config.json"} <= files
+    assert {"data/catalog.sqlite3", "index/edge_config.json"} <= files  # users: in the store
+    assert "data/users.sqlite3" not in files
     assert any(f.startswith("data/uploads/") and f.endswith(".jpg") for f in files)
     assert not any(f.startswith("data/thumbs") for f in files)
     assert manifest["backend"] == "qdrant-edge" and manifest["model"] == "pixseek-tiny"
@@ -108,9 +109,9 @@ def test_a_restored_library_answers_as_the_original(
     answers = searches(fresh, library, tiny_embedder)
     assert answers == searches(original, library, tiny_embedder)
     assert all(answers) and answers[1][0][0] == str(library.photos[3].path)
-    users = UserStore(fresh / "users.sqlite3")
-    assert users.authenticate("alice", "correct horse") is not None
-    users.close()
+    database = sqlite_store(fresh)
+    assert UserStore(database).authenticate("alice", "correct horse") is not None
+    database.close()
     uploads = [p.name for p in (fresh / "uploads").rglob("*.jpg")]
     assert uploads == [p.name for p in (original / "uploads").rglob("*.jpg")]
     again = as_json(pixseek(fresh, "index", str(library.root), "--json"))

@@ -141,6 +141,24 @@ def test_stats_counts_points_and_failures(
     assert stats["model_id"] == "pixseek-tiny--none"
 
 
+def test_stats_shows_the_precision_check_of_the_first_index(
+    first_run: dict[str, Any], data_dir: Path
+) -> None:
+    precision = as_json(pixseek(data_dir, "stats", "--json"))["precision"]
+    assert precision["setting"] == "auto"
+    check = precision["check"]  # made on the library's first 256 photos, and 64 texts
+    assert (check["photos"], check["texts"], check["library"]) == (256, 64, str(data_dir))
+    assert {(m["tower"], m["candidate"]) for m in check["measures"]} >= {
+        ("image", "onnxruntime int8"), ("text", "onnxruntime int8"),
+    }  # fmt: skip
+    usable = {m["candidate"] for m in check["measures"] if m["agrees"]}
+    assert check["chosen"]["image"] in usable | {"onnxruntime fp32"}
+    assert set(check["thresholds"]) >= {"mean_cosine", "min_cosine", "top10_overlap"}
+    text = pixseek(data_dir, "stats")
+    assert "precision: auto: image onnxruntime" in text.stdout
+    assert "checked on 256 photos and 64 texts" in text.stdout
+
+
 def test_a_deleted_file_leaves_the_index(tmp_path: Path, library: GeneratedLibrary) -> None:
     small = tmp_path / "small"
     for photo in library.photos[:8]:

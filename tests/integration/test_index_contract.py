@@ -460,3 +460,55 @@ def test_a_saved_copy_brings_back_the_points_as_they_were(
     index.upsert([photo(100, format="png")])  # the restored index takes writes and filters
     assert index.count(SearchFilters(formats=("png",))) == 1
     assert index.vector_names() == {VECTOR: DIM}
+
+
+def test_scroll_walks_every_point_with_its_vector_or_without(index: VectorIndex) -> None:
+    """What near-duplicate grouping and the eval's distractors read the index with."""
+    index.ensure_vector(VECTOR, DIM)
+    points = [photo(seed) for seed in range(11)]
+    index.upsert(points)
+    found: dict[str, np.ndarray | None] = {}
+    start: str | None = None
+    for _ in range(100):
+        page, start = index.scroll(VECTOR, 4, start)
+        assert len(page) <= 4
+        found |= {p.id: p.vector for p in page}
+        if start is None:
+            break
+    assert set(found) == {p.id for p in points}
+    by_id = {p.id: p for p in points}
+    for point_id, vector in found.items():
+        assert vector is not None
+        np.testing.assert_allclose(vector, by_id[point_id].vectors[VECTOR], atol=1e-5)
+    bare, _ = index.scroll(None, 100)
+    assert len(bare) == 11 and all(p.vector is None and p.payload["paths"] for p in bare)
+
+
+@pytest.mark.parametrize(
+    ("quantization", "exact"),
+    [("none", False), ("int8", False), ("binary", False), ("pq", False), ("pq", True)],
+)
+def test_every_quantization_finds_the_nearest_exactly_or_through_the_hnsw(
+    tmp_path: Path, quantization: str, exact: bool
+) -> None:
+    """Binary and product quantization are index options (PIXSEEK_QUANTIZATION); exact search
+    is the eval's baseline. Candidates are rescored with the originals, so the best comes first."""
+    from qdrant_client import QdrantClient
+
+    tuning = IndexTuning(quantization=quantization, exact=exact)  # type: ignore[arg-type]
+    rng = np.random.default_rng(5)
+    vectors = rng.normal(size=(300, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    points = [IndexPoint(str(uuid.uuid4()), {VECTOR: v}, {"n": n}) for n, v in enumerate(vectors)]
+    for made in (
+        EdgeIndex(tmp_path / "edge", tuning, indexing_threshold_kb=1),
+        QdrantServerIndex(QdrantClient(path=str(tmp_path / "local")), "q", tuning),
+    ):
+        made.ensure_vector(VECTOR, 32)
+        made.upsert(points)
+        made.optimize()
+        for target in (3, 150, 299):
+            hits = made.search(VECTOR, vectors[target], SearchFilters(), limit=3)
+            assert hits[0].payload["n"] == target, (made, quantization, exact)
+            assert hits[0].score == pytest.approx(1.0, abs=1e-3)
+        made.close()

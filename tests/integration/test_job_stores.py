@@ -1,4 +1,5 @@
-"""One contract for both job stores: SQLite (embedded) and a real Redis (server mode)."""
+"""One contract for the job stores: the store's database (SQLite embedded, PostgreSQL) and a
+real Redis (server mode)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import pytest
 import redis
 
 from pixseek.jobs.job import JobCounts, JobStore
-from pixseek.jobs.stores import RedisJobStore, SqliteJobStore
+from pixseek.jobs.stores import RedisJobStore, SqlJobStore
+from tests.conftest import empty_database
 from tests.integration.services import redis_server
 
 
@@ -19,12 +21,14 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(params=["sqlite", "redis"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> JobStore:
-    if request.param == "sqlite":
-        return SqliteJobStore(tmp_path / "jobs.sqlite3")
-    client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
-    return RedisJobStore(client, prefix=f"test-{tmp_path.name}")
+@pytest.fixture(params=["sqlite", "postgresql", "redis"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobStore]:
+    if request.param == "redis":
+        client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
+        yield RedisJobStore(client, prefix=f"test-{tmp_path.name}")
+        return
+    for database in empty_database(request, request.param, tmp_path):
+        yield SqlJobStore(database)
 
 
 def test_a_job_counts_progress_and_failures(store: JobStore) -> None:

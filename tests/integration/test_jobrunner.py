@@ -17,7 +17,7 @@ from pixseek.jobs.runner import (
     queue_scan,
     reconcile,
 )
-from pixseek.jobs.stores import SqliteJobStore
+from pixseek.jobs.stores import SqlJobStore
 from pixseek.library import Library
 from pixseek.photos.identity import file_sha256, point_id
 from pixseek.settings import Settings
@@ -43,7 +43,7 @@ def ingester_for(library: Library, embedder: Embedder | None = None) -> Ingester
     return Ingester(library.settings, library.index, library.catalog, lambda: [embedder])
 
 
-def scan_and_ingest(library: Library, jobs: SqliteJobStore, root: Path) -> str:
+def scan_and_ingest(library: Library, jobs: SqlJobStore, root: Path) -> str:
     job = jobs.create("index")
     ingester = ingester_for(library)
     queue_scan(ingester, jobs, job.id, [str(root)], claim=10)
@@ -54,7 +54,7 @@ def scan_and_ingest(library: Library, jobs: SqliteJobStore, root: Path) -> str:
 def test_a_job_queues_and_ingests_every_file(
     opened: Library, photos: GeneratedLibrary, tmp_path: Path
 ) -> None:
-    jobs = SqliteJobStore(tmp_path / "jobs.sqlite3")
+    jobs = SqlJobStore(opened.database)
     job = jobs.get(scan_and_ingest(opened, jobs, photos.root))
     assert job is not None
     assert (job.state, job.total, job.done, job.failed) == ("done", COUNT + 3, COUNT, 3)
@@ -65,7 +65,7 @@ def test_a_job_queues_and_ingests_every_file(
 def test_reindex_all_embeds_every_file_again(
     opened: Library, photos: GeneratedLibrary, tmp_path: Path
 ) -> None:
-    jobs = SqliteJobStore(tmp_path / "jobs.sqlite3")
+    jobs = SqlJobStore(opened.database)
     scan_and_ingest(opened, jobs, photos.root)
     model = opened.embedder.model_id
     job = jobs.create("reindex")
@@ -80,7 +80,7 @@ def test_reindex_all_embeds_every_file_again(
 def test_reindex_missing_queues_what_another_model_has_not_embedded(
     opened: Library, photos: GeneratedLibrary, tmp_path: Path
 ) -> None:
-    jobs = SqliteJobStore(tmp_path / "jobs.sqlite3")
+    jobs = SqlJobStore(opened.database)
     scan_and_ingest(opened, jobs, photos.root)
     other = Embedder(parse_model_spec("pixseek-tiny-b"), device="cpu")
     job = jobs.create("reindex")
@@ -98,7 +98,7 @@ def test_reindex_missing_queues_what_another_model_has_not_embedded(
 def test_a_cancelled_job_processes_nothing_more_and_gives_its_files_back(
     opened: Library, photos: GeneratedLibrary, tmp_path: Path
 ) -> None:
-    jobs = SqliteJobStore(tmp_path / "jobs.sqlite3")
+    jobs = SqlJobStore(opened.database)
     job = jobs.create("index")
     ingester = ingester_for(opened)
     queue_scan(ingester, jobs, job.id, [str(photos.root)], claim=10)
@@ -115,7 +115,7 @@ def test_cancelling_a_job_no_worker_holds_ends_it_at_once(
     opened: Library, photos: GeneratedLibrary, tmp_path: Path
 ) -> None:
     # its ingest tasks were lost (the issue: jobs stayed `running 0/62` through cancel)
-    jobs = SqliteJobStore(tmp_path / "jobs.sqlite3")
+    jobs = SqlJobStore(opened.database)
     scan_and_ingest(opened, jobs, photos.root)
     job = jobs.create("reindex")
     model = opened.embedder.model_id
@@ -138,7 +138,7 @@ def test_cancelling_a_job_no_worker_holds_ends_it_at_once(
 def test_reconcile_requeues_leftovers_and_missing_points(
     opened: Library, photos: GeneratedLibrary, tmp_path: Path
 ) -> None:
-    jobs = SqliteJobStore(tmp_path / "jobs.sqlite3")
+    jobs = SqlJobStore(opened.database)
     scan_and_ingest(opened, jobs, photos.root)
     lost = photos.photos[2].path
     opened.index.delete([point_id(file_sha256(lost))])  # as if the index lost a write
@@ -165,7 +165,7 @@ class BatchRecordingEmbedder(Embedder):
 def test_files_arriving_one_job_each_share_full_model_batches(
     opened: Library, photos: GeneratedLibrary, tmp_path: Path
 ) -> None:
-    jobs = SqliteJobStore(tmp_path / "jobs.sqlite3")
+    jobs = SqlJobStore(opened.database)
     embedder = BatchRecordingEmbedder()
     ingester = ingester_for(opened, embedder)
     single_jobs = []

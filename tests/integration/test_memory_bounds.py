@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from pixseek.store.users import UserStore
+from tests.conftest import sqlite_store
 from tests.imagegen import write_huge_flat_png
 from tests.integration.services import (
     indexed_rows,
@@ -48,10 +49,11 @@ def test_eight_huge_pictures_at_once_stay_within_the_decode_budget(tmp_path: Pat
     for number, colour in enumerate(COLOURS):
         write_huge_flat_png(library / f"huge-{number}.png", SIDE, colour)
     data = tmp_path / "data"
-    users = UserStore(data / "users.sqlite3")
+    database = sqlite_store(data)
+    users = UserStore(database)
     admin = users.set_user("admin", ADMIN_PASSWORD, "admin")
     token = users.create_token(admin, "memory test", "viewer")[1]
-    users.close()
+    database.close()
     env = pixseek_env(
         auth="on", secret_key=SECRET_KEY, admin_password=ADMIN_PASSWORD,
         decode_memory_mb=str(BUDGET_MB),

@@ -13,7 +13,7 @@ import pytest
 
 from embed import Embedder
 from pixseek.indexing.ingest import Indexer, Ingester
-from pixseek.jobs.stores import SqliteJobStore
+from pixseek.jobs.stores import SqlJobStore
 from pixseek.library import Library
 from pixseek.photos.identity import file_sha256, point_id
 from pixseek.search.search import QueryTerm, SearchRequest, search
@@ -27,6 +27,7 @@ from pixseek.switch.modelswitch import (
     run_switch,
     switch_from_settings,
 )
+from tests.conftest import sqlite_store
 from tests.web.photos import write_jpegs
 
 OLD, NEW = "pixseek-tiny", "pixseek-tiny-b"
@@ -35,10 +36,10 @@ CLAIM = 16
 
 
 @pytest.fixture
-def jobs(tmp_path: Path) -> Iterator[SqliteJobStore]:
-    store = SqliteJobStore(tmp_path / "jobs.sqlite3")
-    yield store
-    store.close()
+def jobs(tmp_path: Path) -> Iterator[SqlJobStore]:
+    database = sqlite_store(tmp_path / "jobs")
+    yield SqlJobStore(database)
+    database.close()
 
 
 @pytest.fixture
@@ -95,7 +96,7 @@ def found(library: Library, photo: Path) -> str:
 
 
 def test_a_switch_fills_the_new_vector_cuts_over_and_drops_the_old(
-    library: Library, jobs: SqliteJobStore, photos: list[Path]
+    library: Library, jobs: SqlJobStore, photos: list[Path]
 ) -> None:
     index(library, photos[0].parent)
     job = request_switch(library, jobs, NEW)
@@ -115,7 +116,7 @@ def test_a_switch_fills_the_new_vector_cuts_over_and_drops_the_old(
 
 
 def test_photos_added_during_the_backfill_get_both_models(
-    library: Library, jobs: SqliteJobStore, photos: list[Path], tmp_path: Path
+    library: Library, jobs: SqlJobStore, photos: list[Path], tmp_path: Path
 ) -> None:
     index(library, photos[0].parent)
     job = request_switch(library, jobs, NEW)
@@ -133,7 +134,7 @@ def test_photos_added_during_the_backfill_get_both_models(
 
 
 def test_cancelling_abandons_the_switch_and_drops_the_partial_vectors(
-    library: Library, jobs: SqliteJobStore, photos: list[Path]
+    library: Library, jobs: SqlJobStore, photos: list[Path]
 ) -> None:
     index(library, photos[0].parent)
     job = request_switch(library, jobs, NEW)
@@ -151,7 +152,7 @@ def test_cancelling_abandons_the_switch_and_drops_the_partial_vectors(
 
 
 def test_a_switch_resumes_after_a_crash_where_the_index_says(
-    library: Library, jobs: SqliteJobStore, photos: list[Path]
+    library: Library, jobs: SqlJobStore, photos: list[Path]
 ) -> None:
     index(library, photos[0].parent)
     job = request_switch(library, jobs, NEW)
@@ -165,7 +166,7 @@ def test_a_switch_resumes_after_a_crash_where_the_index_says(
 
 
 def test_a_photo_no_file_can_give_the_new_vector_leaves_and_its_file_fails(
-    library: Library, jobs: SqliteJobStore, photos: list[Path]
+    library: Library, jobs: SqlJobStore, photos: list[Path]
 ) -> None:
     index(library, photos[0].parent)
     photos[7].write_bytes(b"edited since it was indexed")
@@ -182,7 +183,7 @@ def test_a_photo_no_file_can_give_the_new_vector_leaves_and_its_file_fails(
 
 
 def test_a_changed_pixseek_model_asks_for_a_switch_once(
-    settings: Settings, tiny_embedder: Embedder, jobs: SqliteJobStore, photos: list[Path]
+    settings: Settings, tiny_embedder: Embedder, jobs: SqlJobStore, photos: list[Path]
 ) -> None:
     first = open_library(settings, tiny_embedder)
     index(first, photos[0].parent)

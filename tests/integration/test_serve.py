@@ -5,9 +5,10 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from pixseek.jobs.stores import SqliteJobStore
+from pixseek.jobs.stores import SqlJobStore
 from pixseek.library import Library
 from pixseek.settings import Settings
+from tests.conftest import sqlite_store
 from tests.integration.library import generate_library
 from tests.integration.services import (
     indexed_rows,
@@ -36,7 +37,9 @@ def test_serve_indexes_in_the_background_and_resumes_after_kill_9(tmp_path: Path
     with Library(Settings(data_dir=data, model="pixseek-tiny")) as opened:
         assert opened.index.count() == IMAGES
         assert opened.catalog.status_counts() == {"indexed": IMAGES, "failed": 3}
-    jobs = SqliteJobStore(data / "jobs.sqlite3").list()
+    database = sqlite_store(data)
+    jobs = SqlJobStore(database).list()
+    database.close()
     assert jobs and all(job.state == "done" for job in jobs), [j.as_dict() for j in jobs]
 
 

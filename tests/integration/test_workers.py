@@ -21,6 +21,7 @@ from pixseek.jobs.stores import RedisJobStore
 from pixseek.library import Library
 from pixseek.settings import Settings
 from pixseek.store.lock import DataDirLock
+from tests import postgres
 from tests.integration.library import GeneratedLibrary, generate_library
 from tests.integration.services import (
     RedisServer,
@@ -63,9 +64,20 @@ def job_in_redis(redis_url: str, job_id: str) -> Job:
     return job
 
 
-def indexed(data: Path) -> tuple[int, int]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The catalog the workers share: the data directory's SQLite, or a real PostgreSQL."""
+    if request.param == "sqlite":
+        yield None
+        return
+    with postgres.database(request.getfixturevalue("postgres_server")) as url:
+        yield url
+
+
+def indexed(data: Path, store_url: str | None = None) -> tuple[int, int]:
     """Points in the index and indexed files in the catalog, read after the workers stopped."""
-    with Library(Settings(data_dir=data, model="pixseek-tiny")) as opened:
+    settings = Settings(data_dir=data, model="pixseek-tiny", database_url=store_url)
+    with Library(settings) as opened:
         return opened.index.count(), opened.catalog.status_counts().get("indexed", 0)
 
 
@@ -96,10 +108,11 @@ def test_a_worker_ingests_through_redis(
 
 
 def test_a_killed_worker_resumes_on_restart_without_duplicates(
-    tmp_path: Path, redis_url: str, library: GeneratedLibrary
+    tmp_path: Path, redis_url: str, library: GeneratedLibrary, store_url: str | None
 ) -> None:
     data = tmp_path / "data"
-    env = env_for(redis_url, batch_size="4", worker_claim="8")
+    database = {"database_url": store_url} if store_url else {}
+    env = env_for(redis_url, batch_size="4", worker_claim="8", **database)
     log = tmp_path / "worker.log"
     worker = start_pixseek(data, "worker", "--name", "w2@test", env=env, log=log)
     job_id = submit(data, library, env)
@@ -117,7 +130,8 @@ def test_a_killed_worker_resumes_on_restart_without_duplicates(
     finally:
         stop(restarted)
     assert final.state == "done"
-    assert indexed(data) == (IMAGES, IMAGES)
+    assert indexed(data, store_url) == (IMAGES, IMAGES)
+    assert not (data / "catalog.sqlite3").exists() or store_url is None
 
 
 def test_a_cancelled_job_stops_within_seconds_and_says_how_far_it_got(

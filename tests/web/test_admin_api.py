@@ -224,6 +224,7 @@ def test_status_says_mode_stats_queue_workers_and_roots(site: Site, admin: Visit
     assert isinstance(status["queue"]["pending"], int)
     assert [w["state"] for w in status["workers"]] == ["online"]
     assert status["roots"] == [str(site.library[0].parent)]
+    assert status["precision"]["setting"] == "auto" and "check" in status["precision"]
 
 
 def test_health_and_readiness_need_no_login(nobody: Visitor) -> None:

@@ -24,6 +24,7 @@ from schemathesis.engine import events, from_schema
 from schemathesis.engine.statistic import Statistic
 
 from pixseek.store.users import UserStore
+from tests.conftest import sqlite_store
 from tests.integration.services import (
     indexed_rows,
     pixseek_env,
@@ -155,10 +156,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     reindexes, rescans, backups, uploads, token deletions and cancels of the run stay there."""
     root = tmp_path_factory.mktemp("schemathesis")
     write_jpegs(root / "library", range(LIBRARY_PHOTOS), PICTURE_SIZE)
-    users = UserStore(root / "data" / "users.sqlite3")
+    database = sqlite_store(root / "data")
+    users = UserStore(database)
     admin = users.set_user("admin", ADMIN_PASSWORD, "admin")
     token = users.create_token(admin, "schemathesis", "admin")[1]
-    users.close()
+    database.close()
     env = pixseek_env(
         auth="on", secret_key=SECRET_KEY, admin_password=ADMIN_PASSWORD,
         upload_max_bytes=str(UPLOAD_MAX_BYTES), upload_max_files=str(UPLOAD_MAX_FILES),

@@ -53,7 +53,7 @@ def test_a_photo_turned_into_a_link_to_the_users_database_is_not_served(
     assert viewer.get(f"/api/v1/images/{photo_id}/original").data == photo.read_bytes()
 
     photo.unlink()
-    photo.symlink_to(site.settings.users_path)
+    photo.symlink_to(site.settings.catalog_path)  # the store: users and their password hashes
     for size in ("original", "thumbnail?size=preview"):
         answer = viewer.get(f"/api/v1/images/{photo_id}/{size}")
         error = assert_error(answer, 404)

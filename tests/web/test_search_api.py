@@ -52,7 +52,7 @@ def test_a_text_search_answers_every_photo_with_its_fields_and_scores(
     scores = [r["score"] for r in results]
     assert scores == sorted(scores, reverse=True)
     for result in results:
-        assert set(result) == PHOTO_FIELDS | {"score"}
+        assert set(result) == PHOTO_FIELDS | {"score", "similar"}  # similar: folded copies
         seed = int(result["filename"].removeprefix("photo").removesuffix(".jpg"))
         assert result["camera"] == camera_of(seed)
         assert result["taken_at"] == f"2021-06-{1 + seed:02d}T10:30:00"

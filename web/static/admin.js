@@ -137,6 +137,15 @@ function badge(text, kind) {
   return h("span", { class: `badge badge-${kind}` }, text);
 }
 
+// The precision in use and its check on this library's photos (see `pixseek stats`).
+function precisionText(precision) {
+  if (!precision) return "—";
+  const check = precision.check;
+  if (!check) return precision.setting === "auto" ? "auto: not checked yet" : precision.setting;
+  const chosen = Object.entries(check.chosen).map(([tower, label]) => `${tower} ${label}`).join(", ");
+  return `${precision.setting}: ${chosen} (${check.summary})`;
+}
+
 async function refreshStatus() {
   let status;
   try {
@@ -166,6 +175,7 @@ async function refreshStatus() {
       "dl",
       { class: "meta meta-compact" },
       h("div", { class: "meta-row" }, h("dt", {}, "Model"), h("dd", { id: "active-model" }, modelText(s))),
+      h("div", { class: "meta-row" }, h("dt", {}, "Precision"), h("dd", { id: "precision" }, precisionText(status.precision))),
       h(
         "div",
         { class: "meta-row" },

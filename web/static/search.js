@@ -43,6 +43,8 @@ const els = {
   shape: $("filter-shape"),
   location: $("filter-location"),
   sort: $("sort"),
+  collapse: $("collapse"),
+  rerank: $("rerank"),
   cutoff: $("cutoff"),
   cutoffValue: $("cutoff-value"),
   cutoffField: $("cutoff-field"),
@@ -81,6 +83,8 @@ const state = {
   filters: { after: "", before: "", camera: "", folder: "", format: "", shape: "", location: false },
   sort: "relevance",
   cutoff: 0.9,
+  collapse: true, // one photo per near-duplicate group, the rest as "+N similar"
+  rerank: true, // image queries re-ranked by local features (the API's default too)
   ratings: new Map(), // photo id -> {vote: 1 | -1, thumb, label}
   feedback: null, // {liked, disliked} that the shown results were refined with, or null
 };
@@ -110,6 +114,8 @@ function toParams() {
     params.set("sort", state.sort);
     params.set("cutoff", String(state.cutoff));
   }
+  if (!state.collapse) params.set("all", "1");
+  if (!state.rerank) params.set("rerank", "0");
   if (state.feedback) {
     for (const id of state.feedback.liked) params.append("liked", id);
     for (const id of state.feedback.disliked) params.append("disliked", id);
@@ -129,6 +135,8 @@ function fromParams(params, imageKeys = []) {
   state.sort = ["date_desc", "date_asc"].includes(sort) ? sort : "relevance";
   const cutoff = Number.parseFloat(params.get("cutoff") || "");
   state.cutoff = Number.isFinite(cutoff) ? Math.min(1, Math.max(0.5, cutoff)) : 0.9;
+  state.collapse = params.get("all") !== "1";
+  state.rerank = params.get("rerank") !== "0";
   const liked = params.getAll("liked");
   const disliked = params.getAll("disliked");
   state.ratings = new Map();
@@ -184,6 +192,8 @@ function readControls() {
   };
   state.sort = els.sort.value;
   state.cutoff = Number.parseFloat(els.cutoff.value) || 0.9;
+  state.collapse = els.collapse.checked;
+  state.rerank = els.rerank.checked;
 }
 
 function writeControls() {
@@ -197,6 +207,8 @@ function writeControls() {
   els.location.checked = state.filters.location;
   els.sort.value = state.sort;
   els.cutoff.value = String(state.cutoff);
+  els.collapse.checked = state.collapse;
+  els.rerank.checked = state.rerank;
   showCutoff();
   showFilterCount();
   renderChips();
@@ -239,6 +251,8 @@ function searchBody() {
   if (Object.keys(filters).length) body.filters = filters;
   body.sort = state.sort;
   if (state.sort !== "relevance") body.cutoff = state.cutoff;
+  body.collapse = state.collapse;
+  body.rerank = state.rerank;
   const key = JSON.stringify({
     ...body,
     images: state.images.map((image) => [image.key, image.weight]),
@@ -401,6 +415,7 @@ function resultTile(photo, index) {
       ratingButton("like", vote === 1, name),
       ratingButton("dislike", vote === -1, name),
     ),
+    similarBadge(photo),
     h(
       "div",
       { class: "result-caption" },
@@ -409,6 +424,22 @@ function resultTile(photo, index) {
         ? h("time", { datetime: photo.taken_at }, formatDate(photo.taken_at))
         : h("span", { class: "muted" }, "no date"),
     ),
+  );
+}
+
+/** "+N similar": near-duplicates folded under this photo; pressing it shows every photo. */
+function similarBadge(photo) {
+  const count = (photo.similar || []).length;
+  if (!count) return null;
+  return h(
+    "button",
+    {
+      type: "button",
+      class: "btn btn-small similar-badge",
+      "data-action": "show-similar",
+      title: "Near-duplicates of this photo: show every photo",
+    },
+    `+${count} similar`,
   );
 }
 
@@ -741,7 +772,11 @@ function clearRatings() {
 // ---------------------------------------------------------------- actions on a photo
 
 function onPhotoAction(action, photo, button) {
-  if (action === "open") {
+  if (action === "show-similar") {
+    state.collapse = false;
+    els.collapse.checked = false;
+    runSearch();
+  } else if (action === "open") {
     const index = results.findIndex((p) => p.id === photo.id);
     openDetail(results, index < 0 ? 0 : index, button);
   } else if (action === "more-like-this") {
@@ -997,7 +1032,7 @@ function filtersChanged() {
 }
 
 let textFilterTimer = null;
-for (const input of [els.after, els.before, els.format, els.shape, els.location, els.sort]) {
+for (const input of [els.after, els.before, els.format, els.shape, els.location, els.sort, els.collapse, els.rerank]) {
   input.addEventListener("change", () => {
     showCutoff();
     filtersChanged();

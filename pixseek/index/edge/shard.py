@@ -24,6 +24,7 @@ import qdrant_edge as qe
 from pixseek.errors import DataDirLockedError, IndexBackendError
 from pixseek.index.base import (
     EDGE_BACKEND,
+    OVERSAMPLING,
     PAYLOAD_INDEXES,
     Hit,
     IndexPoint,
@@ -47,9 +48,12 @@ from pixseek.index.edge.filter import edge_filter
 
 log = logging.getLogger(__name__)
 
-# With int8 vectors: take twice the candidates by the quantized vectors, rescore them with the
-# originals (ignored where nothing is quantized).
-RESCORE = qe.QuantizationSearchParams(rescore=True, oversampling=2.0)
+# With quantized vectors: take more candidates by the quantized vectors (OVERSAMPLING), rescore
+# them with the originals (ignored where nothing is quantized).
+RESCORE = {
+    kind: qe.QuantizationSearchParams(rescore=True, oversampling=factor)
+    for kind, factor in OVERSAMPLING.items()
+}
 SCHEMA_TYPES = {
     "datetime": qe.PayloadSchemaType.Datetime,
     "keyword": qe.PayloadSchemaType.Keyword,
@@ -104,13 +108,10 @@ class EdgeIndex:
             )
 
     def _shard_config(self, name: str, dim: int) -> qe.EdgeConfig:
-        int8 = self.tuning.quantization == "int8"
-        params = qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine, on_disk=int8 or None)
-        quantization = (
-            qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99, always_ram=True)
-            if int8
-            else None
-        )
+        quantization = _quantization_config(self.tuning.quantization)
+        # quantized: the originals stay on disk, read only to rescore the best candidates
+        on_disk = quantization is not None or None
+        params = qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine, on_disk=on_disk)
         hnsw = qe.HnswIndexConfig(
             m=self.tuning.m, ef_construct=self.tuning.ef_construct, full_scan_threshold=10_000
         )
@@ -165,6 +166,19 @@ class EdgeIndex:
         with self._lock:
             records, following = self._require().scroll(request)
         points = [stored_point(r.id, r.payload, None, None) for r in records]
+        return points, str(following) if following is not None else None
+
+    def scroll(
+        self, vector: str | None, limit: int, start: str | None = None
+    ) -> tuple[list[StoredPoint], str | None]:
+        if self._shard is None:
+            return [], None
+        request = qe.ScrollRequest(
+            offset=start, limit=limit, with_payload=True, with_vector=[vector] if vector else False
+        )
+        with self._lock:
+            records, following = self._require().scroll(request)
+        points = [stored_point(r.id, r.payload, r.vector, vector) for r in records]
         return points, str(following) if following is not None else None
 
     def drop_vector(self, name: str) -> None:
@@ -231,7 +245,11 @@ class EdgeIndex:
             filter=edge_filter(filters),
             with_payload=True,
             score_threshold=score_threshold,
-            params=qe.SearchParams(hnsw_ef=self.tuning.ef, quantization=RESCORE),
+            params=qe.SearchParams(
+                hnsw_ef=self.tuning.ef,
+                exact=self.tuning.exact,
+                quantization=RESCORE[self.tuning.quantization],
+            ),
         )
         with self._lock:  # checked under the lock: a swap empties _shard for a moment
             if self._shard is None:
@@ -333,6 +351,17 @@ class EdgeIndex:
         shard = self._require()
         for field_name, kind in PAYLOAD_INDEXES.items():
             shard.update(qe.UpdateOperation.create_field_index(field_name, SCHEMA_TYPES[kind]))
+
+
+def _quantization_config(kind: str) -> Any:
+    """The shard's quantization for IndexTuning.quantization (None: vectors as they are)."""
+    if kind == "int8":
+        return qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99, always_ram=True)
+    if kind == "binary":
+        return qe.BinaryQuantizationConfig(always_ram=True)
+    if kind == "pq":
+        return qe.ProductQuantizationConfig(compression=qe.CompressionRatio.X16, always_ram=True)
+    return None
 
 
 def _floats(vector: np.ndarray) -> list[float]:

@@ -14,6 +14,7 @@ from qdrant_client.http.exceptions import UnexpectedResponse
 
 from pixseek.errors import IndexBackendError
 from pixseek.index.base import (
+    OVERSAMPLING,
     PAYLOAD_INDEXES,
     SERVER_BACKEND,
     Hit,
@@ -77,18 +78,9 @@ class QdrantServerIndex:
             self.layout.point_alias_at(name)  # the first model: searches start with it
 
     def _create_collection(self, collection: str, name: str, dim: int) -> None:
-        int8 = self.tuning.quantization == "int8"
+        quantization = _quantization_config(self.tuning.quantization)
         params = models.VectorParams(
-            size=dim, distance=models.Distance.COSINE, on_disk=int8 or None
-        )
-        quantization = (
-            models.ScalarQuantization(
-                scalar=models.ScalarQuantizationConfig(
-                    type=models.ScalarType.INT8, quantile=0.99, always_ram=True
-                )
-            )
-            if int8
-            else None
+            size=dim, distance=models.Distance.COSINE, on_disk=quantization is not None or None
         )
         try:
             self.client.create_collection(
@@ -194,6 +186,19 @@ class QdrantServerIndex:
         ]
         return lacking, str(following) if following is not None else None
 
+    def scroll(
+        self, vector: str | None, limit: int, start: str | None = None
+    ) -> tuple[list[StoredPoint], str | None]:
+        collection = self.layout.collection_for(vector) if vector else self.layout.active()
+        if collection is None or not self.client.collection_exists(collection):
+            return [], None
+        records, following = self.client.scroll(
+            collection, limit=limit, offset=start, with_payload=True,
+            with_vectors=[vector] if vector else False,
+        )  # fmt: skip
+        points = [stored_point(r.id, r.payload, r.vector, vector) for r in records]
+        return points, str(following) if following is not None else None
+
     def drop_vector(self, name: str) -> None:
         collection = self.layout.collection_for(name)
         if self.client.collection_exists(collection):
@@ -268,7 +273,10 @@ class QdrantServerIndex:
             with_payload=True,
             search_params=models.SearchParams(
                 hnsw_ef=self.tuning.ef,
-                quantization=models.QuantizationSearchParams(rescore=True, oversampling=2.0),
+                exact=self.tuning.exact,
+                quantization=models.QuantizationSearchParams(
+                    rescore=True, oversampling=OVERSAMPLING[self.tuning.quantization]
+                ),
             ),
         )
         return [Hit(str(p.id), float(p.score), p.payload or {}) for p in response.points]
@@ -344,3 +352,22 @@ class QdrantServerIndex:
             for field_name, kind in PAYLOAD_INDEXES.items():  # idempotent on a server
                 self.client.create_payload_index(collection, field_name, SCHEMA_TYPES[kind])
         self._payload_indexes_checked.add(collection)
+
+
+def _quantization_config(kind: str) -> models.QuantizationConfig | None:
+    """The collection's quantization for IndexTuning.quantization (None: vectors as they are)."""
+    if kind == "int8":
+        return models.ScalarQuantization(
+            scalar=models.ScalarQuantizationConfig(
+                type=models.ScalarType.INT8, quantile=0.99, always_ram=True
+            )
+        )
+    if kind == "binary":
+        return models.BinaryQuantization(binary=models.BinaryQuantizationConfig(always_ram=True))
+    if kind == "pq":
+        return models.ProductQuantization(
+            product=models.ProductQuantizationConfig(
+                compression=models.CompressionRatio.X16, always_ram=True
+            )
+        )
+    return None

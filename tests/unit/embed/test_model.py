@@ -11,8 +11,13 @@ import torch
 from PIL import Image
 
 from embed import Embedder, ModelSpecError, ModelUnavailableError, parse_model_spec
-from embed.device import choose_precision, choose_text_precision, cpu_has_bf16_units
-from embed.model import encode_text
+from embed.device import (
+    candidate_precisions,
+    choose_precision,
+    choose_text_precision,
+    cpu_has_bf16_units,
+)
+from embed.model import encode_text, int8_image_tower
 from embed.weights import resolve_pretrained
 from tests.imagegen import textured_rgb
 
@@ -73,42 +78,42 @@ def test_concurrent_first_calls_build_one_model() -> None:
     assert len(built) == 4 and all(model is built[0] for model in built)
 
 
-def test_precision_follows_the_hardware() -> None:
+def test_precision_starts_in_fp32_and_checks_what_the_hardware_offers() -> None:
     assert cpu_has_bf16_units(AMX_CPUINFO) and not cpu_has_bf16_units(OLD_CPUINFO)
-    assert choose_precision("cpu", "auto", AMX_CPUINFO) == "bf16"
-    assert choose_precision("cpu", "auto", OLD_CPUINFO) == "fp32"
-    assert choose_precision("cpu", "auto", AVX512_BF16_CPUINFO) == "fp32"
+    assert choose_precision("cpu", "auto", AMX_CPUINFO) == "fp32"
     assert choose_precision("cuda", "auto", OLD_CPUINFO) == "fp16"
-    assert choose_precision("cpu", "fp32", AMX_CPUINFO) == "fp32"
+    assert choose_precision("cpu", "bf16", OLD_CPUINFO) == "bf16"
+    assert candidate_precisions("cpu", "auto", "image", AMX_CPUINFO) == ["int8", "bf16"]
+    # AVX-512 bf16 without AMX: bf16 is slower than fp32 for images, faster for short texts
+    assert candidate_precisions("cpu", "auto", "image", AVX512_BF16_CPUINFO) == ["int8"]
+    assert candidate_precisions("cpu", "auto", "text", AVX512_BF16_CPUINFO) == ["int8", "bf16"]
+    assert candidate_precisions("cpu", "auto", "image", OLD_CPUINFO) == ["int8"]
+    assert candidate_precisions("cpu", "fp32", "image", AMX_CPUINFO) == []
+    assert candidate_precisions("cuda", "auto", "image", AMX_CPUINFO) == []
     with pytest.raises(ValueError, match="precision must be one of"):
         choose_precision("cpu", "int4")
 
 
 @pytest.mark.parametrize(
-    ("flags", "device", "requested", "text_precision"),
-    [
-        ("avx512f avx512_bf16", "cpu", "auto", "bf16"),
-        ("avx512f amx_bf16 amx_tile", "cpu", "auto", "bf16"),
-        ("avx2 fma", "cpu", "auto", "fp32"),
-        ("avx512f avx512_bf16", "cpu", "fp32", "fp32"),
-        ("avx2", "cuda", "auto", "fp16"),
-    ],
-)
-def test_texts_run_in_bf16_wherever_the_cpu_computes_it(
-    flags: str, device: str, requested: str, text_precision: str
+    ("device", "requested", "text_precision"),
+    [("cpu", "auto", "fp32"), ("cpu", "int8", "fp32"), ("cpu", "bf16", "bf16"),
+     ("cuda", "auto", "fp16")],
+)  # fmt: skip
+def test_texts_start_as_asked_and_int8_is_for_images(
+    device: str, requested: str, text_precision: str
 ) -> None:
-    assert choose_text_precision(device, requested, f"flags\t\t: {flags}\n") == text_precision
+    assert choose_text_precision(device, requested, AMX_CPUINFO) == text_precision
 
 
 def test_a_bf16_text_tower_agrees_with_fp32_and_leaves_images_alone() -> None:
     spec = parse_model_spec("pixseek-tiny")
     mixed = Embedder(spec, device="cpu", precision="fp32")
-    mixed.text_precision = "bf16"
+    mixed.start_text_precision = mixed.text_precision = "bf16"
     plain = Embedder(spec, device="cpu", precision="fp32")
-    plain.text_precision = "fp32"
     texts = ["a dog on a beach", "red bicycle by a canal at night"]
     similarity = np.sum(mixed.embed_texts(texts) * plain.embed_texts(texts), axis=1)
     assert similarity.min() > 0.99
+    assert mixed.text_engine == "torch bf16" and plain.text_engine == "onnxruntime fp32"
     assert mixed.load().text_model is not mixed.load().model
     assert plain.load().text_model is plain.load().model
     picture = [textured_rgb(3)]
@@ -118,15 +123,20 @@ def test_a_bf16_text_tower_agrees_with_fp32_and_leaves_images_alone() -> None:
 def test_int8_images_agree_with_fp32_and_run_on_the_cpu_only() -> None:
     spec = parse_model_spec("pixseek-tiny")
     pictures = [textured_rgb(i) for i in range(4)]
-    int8 = Embedder(spec, device="cpu", precision="int8")
-    fp32 = Embedder(spec, device="cpu", precision="fp32")
+    int8 = Embedder(spec, device="cpu", precision="int8", engine="torch")
+    fp32 = Embedder(spec, device="cpu", precision="fp32", engine="torch")
     similarity = np.sum(int8.embed_images(pictures) * fp32.embed_images(pictures), axis=1)
     assert similarity.min() > 0.99
-    modules = list(int8.load().model.visual.modules())
-    dynamic = [m for m in modules if "quantized.dynamic" in type(m).__module__]
+    assert int8.image_engine == "torch int8" and fp32.image_engine == "torch fp32"
+    dynamic = [m for m in modules_of(int8_image_tower(int8.load().model.visual))
+               if "quantized.dynamic" in type(m).__module__]  # fmt: skip
     assert len(dynamic) == 2 * 2, "both MLP layers of each of the 2 blocks run in int8"
     with pytest.raises(ValueError, match="CPU only"):
         choose_precision("cuda", "int8")
+
+
+def modules_of(module: torch.nn.Module) -> list[torch.nn.Module]:
+    return list(module.modules())
 
 
 def test_fp32_and_bf16_agree_closely() -> None:

@@ -1,31 +1,26 @@
-"""The library's model state: the active model, a switch's target, cut-over, abandon, retire."""
+"""The library's model state: the active model, a switch's target, cut-over, abandon, retire
+(on SQLite and on PostgreSQL)."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from pixseek.errors import ConflictError
 from pixseek.store.catalog import Catalog, FileState
+from pixseek.store.db import Database
 from pixseek.store.modelstate import ModelState, ModelStore, model_id
 
 OLD, NEW = "pixseek-tiny", "pixseek-tiny-b"
 
 
 @pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[Catalog]:
-    catalog = Catalog(tmp_path / "catalog.sqlite3")
-    yield catalog
-    catalog.close()
+def catalog(database: Database) -> Catalog:
+    return Catalog(database)
 
 
 @pytest.fixture
-def store(catalog: Catalog, tmp_path: Path) -> Iterator[ModelStore]:
-    store = ModelStore(tmp_path / "catalog.sqlite3", OLD)
-    yield store
-    store.close()
+def store(database: Database) -> ModelStore:
+    return ModelStore(database, OLD)
 
 
 def file_models(catalog: Catalog) -> dict[str, str | None]:
@@ -39,12 +34,11 @@ def test_a_new_library_searches_with_the_configured_model(store: ModelStore) -> 
 
 
 def test_the_state_outlives_the_process_and_ignores_a_new_default(
-    store: ModelStore, tmp_path: Path
+    store: ModelStore, database: Database
 ) -> None:
     store.begin(NEW, "job1")
-    again = ModelStore(tmp_path / "catalog.sqlite3", "ViT-B-32:none")
+    again = ModelStore(database, "ViT-B-32:none")
     assert again.read() == ModelState(OLD, NEW, "job1", None, OLD)
-    again.close()
 
 
 def test_a_switch_writes_both_models_and_refuses_a_second_one(store: ModelStore) -> None:

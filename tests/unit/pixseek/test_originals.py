@@ -13,16 +13,18 @@ import pytest
 from pixseek.photos.identity import file_sha256
 from pixseek.photos.originals import StaleOriginalError, allowed_roots, open_original
 from pixseek.store.catalog import Catalog, FileState
+from pixseek.store.schema import open_url
 
 PICTURE = b"\xff\xd8\xff\xe0 pretend this is a JPEG " * 100
 
 
 @pytest.fixture
 def catalog(tmp_path: Path) -> Iterator[Catalog]:
-    opened = Catalog(tmp_path / "data" / "catalog.sqlite3")
+    database = open_url(f"sqlite:///{tmp_path / 'data' / 'catalog.sqlite3'}")
+    opened = Catalog(database)
     opened.add_roots([str(tmp_path / "library")])
     yield opened
-    opened.close()
+    database.close()
 
 
 def indexed(catalog: Catalog, path: Path, content: bytes = PICTURE) -> dict[str, object]:

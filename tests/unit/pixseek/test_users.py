@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 from pixseek.errors import NotFoundError
+from pixseek.store.db import Database
+from pixseek.store.schema import open_url
 from pixseek.store.users import MAX_USER_AGENT, User, UserStore, hash_password
 
 # users.sqlite3 as the release before sessions and `disabled` made it
@@ -32,15 +33,23 @@ CREATE TABLE tokens (
     last_used_at REAL
 );
 """
+# catalog.sqlite3 as the release before schema versions made it (its files table only)
+PREVIOUS_CATALOG = """
+CREATE TABLE files (
+    path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, sha256 TEXT,
+    status TEXT NOT NULL CHECK (status IN ('indexed', 'failed', 'pending', 'excluded')),
+    model_id TEXT, error TEXT, updated_at TEXT NOT NULL, job_id TEXT, claimed_by TEXT,
+    claimed_at REAL
+);
+"""
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[UserStore]:
-    users = UserStore(tmp_path / "users.sqlite3")
+def store(database: Database) -> UserStore:
+    users = UserStore(database)
     users.set_user("ada", "ada's password", "admin")
     users.set_user("vic", "vic's password", "viewer")
-    yield users
-    users.close()
+    return users
 
 
 def test_a_session_lives_until_it_is_logged_out(store: UserStore) -> None:
@@ -119,8 +128,8 @@ def test_sessions_are_listed_with_agent_and_address_and_revoked_by_id(store: Use
         store.revoke_session(listed.id)
 
 
-def test_using_a_session_extends_it_but_writes_at_most_every_touch(tmp_path: Path) -> None:
-    store = UserStore(tmp_path / "users.sqlite3", session_lifetime=100, session_touch=0.3)
+def test_using_a_session_extends_it_but_writes_at_most_every_touch(database: Database) -> None:
+    store = UserStore(database, session_lifetime=100, session_touch=0.3)
     store.set_user("ada", "ada's password", "admin")
     secret = store.start_session(User("ada", "admin"))
     [started] = store.sessions()
@@ -131,32 +140,34 @@ def test_using_a_session_extends_it_but_writes_at_most_every_touch(tmp_path: Pat
     [touched] = store.sessions()
     assert touched.last_seen_at > started.last_seen_at
     assert touched.expires_at == pytest.approx(touched.last_seen_at + 100)
-    store.close()
 
 
-def test_expired_sessions_end_and_are_swept(tmp_path: Path) -> None:
-    path = tmp_path / "users.sqlite3"
-    store = UserStore(path, session_lifetime=0.2)
+def test_expired_sessions_end_and_are_swept(database: Database) -> None:
+    store = UserStore(database, session_lifetime=0.2)
     store.set_user("ada", "ada's password", "admin")
     secret = store.start_session(User("ada", "admin"))
     time.sleep(0.25)
     assert store.user_for_session(secret) is None
     assert store.sessions() == []
-    store.close()
-    UserStore(path).close()  # opening the store sweeps
-    with closing(sqlite3.connect(path)) as db:
-        assert db.execute("SELECT count(*) FROM sessions").fetchone() == (0,)
+    UserStore(database)  # opening the store sweeps
+    assert database.rows("SELECT count(*) FROM sessions") == [(0,)]
 
 
-def test_a_users_file_of_the_previous_release_keeps_working(tmp_path: Path) -> None:
-    path = tmp_path / "users.sqlite3"
-    with closing(sqlite3.connect(path)) as db, db:
+def test_a_users_file_of_the_previous_release_joins_the_store(tmp_path: Path) -> None:
+    """users.sqlite3 as the release before sessions and `disabled` made it, beside a catalog:
+    opening the store upgrades it and takes the users in."""
+    data = tmp_path / "data"
+    data.mkdir()
+    with closing(sqlite3.connect(data / "users.sqlite3")) as db, db:
         db.executescript(PREVIOUS_SCHEMA)
         db.execute(
             "INSERT INTO users VALUES ('ada', 'admin', ?, ?)",
             (hash_password("ada's password"), time.time()),
         )
-    first, second = UserStore(path), UserStore(path)  # the second finds it migrated
+    with closing(sqlite3.connect(data / "catalog.sqlite3")) as db, db:
+        db.executescript(PREVIOUS_CATALOG)
+    database = open_url(f"sqlite:///{data / 'catalog.sqlite3'}")
+    first, second = UserStore(database), UserStore(database)
     ada = first.authenticate("ada", "ada's password")
     assert ada == User("ada", "admin")
     session = first.start_session(ada)
@@ -164,5 +175,5 @@ def test_a_users_file_of_the_previous_release_keeps_working(tmp_path: Path) -> N
     second.set_disabled("ada", True)
     assert first.user_for_session(session) is None
     assert first.user_for_token(token) is None
-    first.close()
-    second.close()
+    database.close()
+    assert not (data / "users.sqlite3").exists() and (data / "users.sqlite3.merged").exists()

@@ -1,0 +1,1 @@
+"""The store's schema history: Alembic migrations, run by pixseek/store/schema.py."""
