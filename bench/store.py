@@ -128,7 +128,7 @@ def scan_and_read(url: str, library: Path, data: Path) -> tuple[float, int, tupl
     catalog = Catalog(database)
     settings = load_settings(data_dir=data, model="pixseek-tiny")
     started = time.perf_counter()
-    states = scan([str(library)], skip=settings.data_dir)
+    states = scan([str(library)], skip=settings.data_dir).images
     records = catalog.records_under([str(library)])
     todo = [s for s in states if s.path not in records]
     catalog.enqueue(todo, "scan")

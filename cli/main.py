@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,8 +25,10 @@ from cli.quality import duplicates_command, eval_command
 from cli.serve import serve, worker
 from cli.submit import submit_index
 from cli.support import progress_bar, reports_errors
+from cli.users import users_group
 from pixseek import __version__
 from pixseek.errors import (
+    DataDirLockedError,
     PixseekError,
     QueryError,
 )
@@ -33,9 +36,10 @@ from pixseek.index.base import SearchFilters
 from pixseek.indexing.ingest import Indexer, Ingester
 from pixseek.indexing.precision import describe_precision, precision_line
 from pixseek.jobs.stores import open_job_store
-from pixseek.library import Library
+from pixseek.library import Library, read_held_library
 from pixseek.photos.identity import point_id
 from pixseek.photos.scan import resolve_roots
+from pixseek.search.browse import browse
 from pixseek.search.filters import build_filters
 from pixseek.search.search import QueryTerm, SearchRequest, SearchResult, search, text_terms
 from pixseek.settings import Settings, load_settings
@@ -92,11 +96,23 @@ def index_command(settings: Settings, paths: tuple[Path, ...], as_json: bool, de
         return
     click.echo(
         f"indexed {report.indexed} (embedded {report.embedded}, duplicates {report.duplicates}), "
-        f"unchanged {report.unchanged}, removed {report.removed}, failed {len(report.failed)} "
-        f"in {report.seconds:.1f} s"
+        f"unchanged {report.unchanged}, removed {report.removed}, failed {len(report.failed)}, "
+        f"skipped {len(report.skipped)} in {report.seconds:.1f} s"
     )
     for path, reason in report.failed:
         click.echo(f"  failed: {path}: {reason}")
+    _show_skipped(report.skipped)
+
+
+def _show_skipped(skipped: list[tuple[str, str]], listed: int = 20) -> None:
+    """Files passed over for their type: each when few, else how many for each reason."""
+    if len(skipped) <= listed:
+        for path, reason in skipped:
+            click.echo(f"  skipped: {path}: {reason}")
+        return
+    for reason, count in Counter(reason for _, reason in skipped).most_common():
+        click.echo(f"  skipped {count} files: {reason}")
+    click.echo("  (--json lists every skipped file)")
 
 
 @main.command("search")
@@ -140,6 +156,10 @@ def index_command(settings: Settings, paths: tuple[Path, ...], as_json: bool, de
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--offset", default=0, type=click.IntRange(0))
 @click.option("--min-score", type=float, help="Leave out results scoring below this.")
+@click.option(
+    "--oldest-first", is_flag=True, help="Without a query: the timeline from the oldest photo."
+)
+@click.option("--cursor", help="Without a query: the page after the one that printed this.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON list.")
 @click.pass_obj
 @reports_errors
@@ -152,11 +172,17 @@ def search_command(
     limit: int,
     offset: int,
     min_score: float | None,
+    oldest_first: bool,
+    cursor: str | None,
     **filters: Any,
 ) -> None:
-    """Search by TEXT ("beach +sunset -people", "2:dog"), --image files and --like photos."""
+    """Search by TEXT ("beach +sunset -people", "2:dog"), --image files and --like photos;
+    with none of them, the photos passing the filters by date, newest first (a timeline)."""
     terms = text_terms(text) + [QueryTerm("image", p) for p in images]
     terms += [QueryTerm("photo", _photo_id(like)) for like in likes]
+    if not terms:
+        _timeline(settings, _filters(**filters), not oldest_first, limit, cursor, as_json)
+        return
     request = SearchRequest(tuple(terms), _filters(**filters), limit, offset, min_score)
     with Library(settings) as library:
         results = search(request, library.embedder, library.index)
@@ -166,15 +192,43 @@ def search_command(
         _print_results(results)
 
 
+def _timeline(
+    settings: Settings,
+    filters: SearchFilters,
+    newest_first: bool,
+    limit: int,
+    cursor: str | None,
+    as_json: bool,
+) -> None:
+    with Library(settings) as library:
+        page = browse(library.index, filters, newest_first, limit, cursor)
+    if as_json:
+        months = [{"month": m.month, "photos": m.photos} for m in page.months]
+        results = [r.as_dict() for r in page.results]
+        click.echo(json.dumps({"results": results, "months": months, "next": page.next}, indent=2))
+        return
+    counts = {m.month: m.photos for m in page.months}
+    month = None
+    for result in page.results:
+        taken = str(result.payload.get("taken_at"))
+        if taken[:7] != month:
+            month = taken[:7]
+            click.echo(f"{month}  ({counts[month]} photos)")
+        camera = result.payload.get("camera_model") or ""
+        click.echo(f"  {taken[:16].replace('T', ' ')}  {result.path}  {camera}  [{result.id}]")
+    if not page.results:
+        click.echo("no photos")
+    if page.next:
+        click.echo(f"more: --cursor {page.next}")
+
+
 @main.command("stats")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @click.pass_obj
 @reports_errors
 def stats_command(settings: Settings, as_json: bool) -> None:
-    """Show what the index holds."""
-    with Library(settings) as library:
-        stats = library.stats()
-        failures = library.catalog.failures(limit=20)
+    """Show what the index holds (while `pixseek serve` runs: what its store holds)."""
+    stats, failures = _library_stats(settings)
     stats["precision"] = describe_precision(settings, stats["model_id"])
     if as_json:
         click.echo(
@@ -188,6 +242,15 @@ def stats_command(settings: Settings, as_json: bool) -> None:
         click.echo(f"{key:>14}: {value}")
     for path, reason in failures:
         click.echo(f"  failed: {path}: {reason}")
+
+
+def _library_stats(settings: Settings) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    try:
+        with Library(settings) as library:
+            return library.stats(), library.catalog.failures(limit=20)
+    except DataDirLockedError as exc:  # `serve` holds it: its store can still be read
+        click.echo(f"note: {exc.holder} holds this library; its index is counted there", err=True)
+        return read_held_library(settings)
 
 
 def _switch_if_asked(library: Library) -> None:
@@ -244,6 +307,7 @@ def _print_results(results: list[SearchResult]) -> None:
 
 
 main.add_command(jobs_group)
+main.add_command(users_group)
 main.add_command(model_group)
 main.add_command(backup_command)
 main.add_command(backups_command)

@@ -11,8 +11,9 @@ The image tower takes preprocessed pixels (n, 3, side, side); the text tower of 
 model takes tokens (n, length) for any length up to the context length (the padding after the
 longest text's end token is cut before it runs, as embed.model.encode_text does for torch);
 other text towers take tokens at the full context length. The int8 variants are made on demand
-from the fp32 files with ONNX Runtime's dynamic quantization (int8 weights, activations
-quantized per batch), measured here at 2.6x the fp32 image tower's speed (docs/performance.md).
+from the fp32 files with ONNX Runtime's dynamic quantization (8-bit weights, activations
+quantized per batch), measured at 2.6x the fp32 image tower's speed on a CPU with VNNI
+(docs/performance.md); weights are signed there and unsigned on CPUs without it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import Any
 
 import torch
 
+from embed.device import cpu_has_vnni
 from embed.text import causal_argmax_text, encode_cut_text
 
 log = logging.getLogger(__name__)
@@ -138,16 +140,21 @@ def forget_export(export: Export) -> None:
     shutil.rmtree(export.folder, ignore_errors=True)
 
 
-def quantized(export: Export, tower: str) -> Path:
-    """The tower in dynamic int8 (int8 weights of every MatMul, Gemm and Conv; activations
-    quantized per batch), made once beside the fp32 file."""
-    target = export.path(tower, "int8")
+def quantized(export: Export, tower: str, signed_weights: bool | None = None) -> Path:
+    """The tower in dynamic int8 (8-bit weights of every MatMul, Gemm and Conv; activations
+    quantized per batch), made once beside the fp32 file. Weights are signed (s8) where the
+    CPU has VNNI, else unsigned (u8): see embed.device.VNNI_CPU_FLAGS. A model cache shared by
+    machines of both kinds holds both files."""
+    if signed_weights is None:
+        signed_weights = cpu_has_vnni()
+    target = export.path(tower, "int8" if signed_weights else "int8u8")
     if not target.is_file():
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
+        weights = QuantType.QInt8 if signed_weights else QuantType.QUInt8
         scratch = target.with_name(f".{target.name}.{os.getpid()}")
         with _quiet():
-            quantize_dynamic(export.path(tower), scratch, weight_type=QuantType.QInt8)
+            quantize_dynamic(export.path(tower), scratch, weight_type=weights)
         scratch.replace(target)
     return target
 

@@ -12,6 +12,10 @@ class SettingsError(PixseekError):
 class DataDirLockedError(PixseekError):
     """Another process holds the data directory."""
 
+    def __init__(self, message: str, holder: str = "another process") -> None:
+        super().__init__(message)
+        self.holder = holder  # "process 1234 (pixseek serve ...)"
+
 
 class IndexBackendError(PixseekError):
     """The vector index cannot do what was asked (schema mismatch, unreachable server, ...)."""

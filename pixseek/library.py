@@ -14,8 +14,8 @@ from pixseek.settings import Settings
 from pixseek.store.catalog import Catalog
 from pixseek.store.db import Database
 from pixseek.store.lock import DataDirLock
-from pixseek.store.modelstate import ModelState, ModelStore, model_id
-from pixseek.store.schema import open_database
+from pixseek.store.modelstate import ModelState, ModelStore, model_id, read_state
+from pixseek.store.schema import open_as_it_is, open_database
 
 if TYPE_CHECKING:
     from embed.model import Embedder
@@ -183,20 +183,8 @@ class Library:
 
     def stats(self) -> dict[str, Any]:
         """Counts and configuration, for `pixseek stats`."""
-        counts = self.catalog.status_counts()
-        state = self.model_state()
-        return {
-            "data_dir": str(self.settings.data_dir),
-            "backend": backend_name(self.settings),
-            "model": state.active,
-            "model_id": model_id(state.active),
-            "model_switch": _switch_summary(state),
-            "vectors": self.index.vector_names(),
-            "points": self.index.count(),
-            "files_indexed": counts.get("indexed", 0),
-            "files_failed": counts.get("failed", 0),
-            "files_queued": counts.get("pending", 0),
-        }
+        found = store_stats(self.settings, self.catalog, self.model_state())
+        return found | {"vectors": self.index.vector_names(), "points": self.index.count()}
 
     def __enter__(self) -> Library:
         return self.open()
@@ -208,6 +196,36 @@ class Library:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def store_stats(settings: Settings, catalog: Catalog, state: ModelState) -> dict[str, Any]:
+    """What the store says of a library (the index's counts are its opener's to add)."""
+    counts = catalog.status_counts()
+    return {
+        "data_dir": str(settings.data_dir),
+        "backend": backend_name(settings),
+        "model": state.active,
+        "model_id": model_id(state.active),
+        "model_switch": _switch_summary(state),
+        "vectors": None,
+        "points": None,
+        "files_indexed": counts.get("indexed", 0),
+        "files_failed": counts.get("failed", 0),
+        "files_queued": counts.get("pending", 0),
+    }
+
+
+def read_held_library(settings: Settings) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """Stats and the first failed files of a library another process holds (`pixseek serve`):
+    read from the store (SQLite in WAL mode lets readers in beside the writer), never writing;
+    the index is that process's alone, so its vectors and points are not counted."""
+    database = open_as_it_is(settings)
+    try:
+        catalog = Catalog(database)
+        found = store_stats(settings, catalog, read_state(database))
+        return found, catalog.failures(limit=20)
+    finally:
+        database.close()
 
 
 def _switch_summary(state: ModelState) -> dict[str, Any] | None:

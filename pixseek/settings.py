@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     web_workers: int = Field(default=2, ge=1, le=64)  # gunicorn processes in server mode
     # proxies in front whose X-Forwarded-For/-Proto/-Host are believed; 0: those headers ignored
     trusted_proxies: int = Field(default=0, ge=0, le=10)
+    # host names (comma-separated) this server answers to besides localhost and its address;
+    # a server on a loopback address refuses any other Host (DNS rebinding)
+    allowed_hosts: str = ""
     auth: Literal["auto", "on", "off"] = "auto"  # auto: open only embedded on loopback
     secret_key: SecretStr | None = None  # signs sessions; required whenever auth is on
     admin_password: SecretStr | None = None  # creates or updates the `admin` user
@@ -89,6 +92,10 @@ class Settings(BaseSettings):
     def decode_memory_bytes(self) -> int | None:
         """The decode budget in bytes; None: sized from the machine's memory."""
         return self.decode_memory_mb * 1024 * 1024 or None
+
+    @property
+    def allowed_host_names(self) -> list[str]:
+        return [name.strip() for name in self.allowed_hosts.split(",") if name.strip()]
 
     @property
     def model_spec(self) -> ModelSpec:

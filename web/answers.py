@@ -72,7 +72,23 @@ class SearchAnswer(Shape):
     offset: int
     limit: int
     next_offset: int | None = Field(description="the next page's offset; null on the last page")
+    hidden_by_cutoff: int = Field(
+        description="date sorts: how many of the best candidates score below the relevance "
+        "cutoff and are not shown (a lower cutoff shows them); 0 when sorted by relevance"
+    )
     model: str = Field(description="the id of the model that answered")
+    took_ms: float
+
+
+class TimelineMonth(Shape):
+    month: str = Field(description="YYYY-MM")
+    photos: int = Field(description="photos of that month passing the filters")
+
+
+class TimelineAnswer(Shape):
+    results: list[Photo]
+    months: list[TimelineMonth] = Field(description="the months of this page, in page order")
+    next: str | None = Field(description="the cursor of the next page; null on the last page")
     took_ms: float
 
 
@@ -127,8 +143,60 @@ class JobList(Shape):
     jobs: list[Job]
 
 
+class FailurePage(Shape):
+    job: str
+    total: int = Field(description="the job's failed files, all counted")
+    kept: int = Field(description="those listed (the first 1000)")
+    offset: int
+    limit: int
+    failures: list[FileFailure] = Field(description="this page, ordered by path")
+
+
 class JobStarted(Shape):
     job: Job
+
+
+class EvalConfiguration(Shape):
+    label: str
+    model: str = Field(description="the model's id")
+    precision: Literal["fp32", "int8"] = Field(description="of the embeddings")
+    quantization: Literal["none", "int8", "binary", "pq"]
+    search: Literal["exact", "hnsw"]
+    hnsw_ef: int | None
+    rerank: bool = Field(description="image queries re-ranked by local features")
+
+
+class EvalOutcome(Shape):
+    configuration: EvalConfiguration
+    overall: dict[str, float] = Field(description="R@1, R@5, R@10, R@100, mAP, MRR, nDCG@10...")
+    by_kind: dict[str, dict[str, float]] = Field(description="the same per query kind")
+    by_group: dict[str, dict[str, float]] = Field(
+        description="the same per group (a copy set's transform), with its number of queries"
+    )
+    recall_curve: dict[str, float] = Field(description="Recall@K by K")
+    latency_ms: dict[str, float] = Field(description="p50 and p99 of a query's search")
+    ram_bytes_per_vector: float
+
+
+class EvalReport(Shape):
+    """What `pixseek eval --json` prints."""
+
+    name: str
+    corpus: int = Field(description="pictures searched")
+    queries: int
+    details: dict[str, Any]
+    configurations: list[EvalOutcome]
+    duplicates: dict[str, Any] | None = Field(
+        None, description="a copy set's duplicate pair precision and recall per signal"
+    )
+
+
+class EvalAnswer(Shape):
+    job: Job | None = Field(description="the newest eval job (running or ended); null: none")
+    step: str | None = Field(description="what the eval is doing, while its job has not ended")
+    report: EvalReport | None = Field(description="the last eval that ended well; null: none")
+    report_at: float | None = Field(description="when that report was made (epoch seconds)")
+    plot_url: str | None = Field(description="its Recall@K curves (PNG)")
 
 
 class UploadedFile(Shape):
@@ -261,3 +329,28 @@ class TokenList(Shape):
 
 class NewToken(Token):
     token: str = Field(description="the secret: shown in this answer only")
+
+
+class UserInfo(Shape):
+    name: str
+    role: Literal["viewer", "admin"]
+    disabled: bool
+    created_at: float = Field(description="seconds since the epoch")
+
+
+class UserList(Shape):
+    users: list[UserInfo]
+
+
+class Session(Shape):
+    id: str = Field(description="names the session (a hash of its secret); cannot act as it")
+    user: str
+    created_at: float
+    last_seen_at: float
+    expires_at: float
+    user_agent: str
+    address: str
+
+
+class SessionList(Shape):
+    sessions: list[Session]

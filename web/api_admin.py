@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,6 +30,8 @@ from web.errors import ApiError
 from web.validation import Answer, Name, Text, endpoint, openapi_document
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/v1")
+MAX_MODIFIED_MS = 253_402_300_799_000  # 9999-12-31T23:59:59Z: past it, no file time is real
+FileTime = Annotated[int, Field(ge=0, le=MAX_MODIFIED_MS)]  # milliseconds since the epoch
 
 
 class Empty(BaseModel):
@@ -70,6 +72,12 @@ class UploadForm(BaseModel):
     files: list[bytes] = Field(
         min_length=1, description="image files (JPEG, PNG, WebP, GIF, BMP, TIFF, HEIF, AVIF)"
     )
+    modified: list[FileTime] | FileTime = Field(
+        default_factory=list,
+        description="per file, in order: when it was last modified, in milliseconds since the "
+        "epoch (a browser's File.lastModified); the date of a photo without a capture date. "
+        "More times than files answer 422.",
+    )
 
 
 @endpoint(bp, "/health", role=None, response=answers.Health)
@@ -107,8 +115,9 @@ def openapi() -> Response:
     """This document."""
     session_cookie = current_app.config["SESSION_COOKIE_NAME"]
     document = openapi_document("pixseek", __version__, session_cookie, auth.CSRF_HEADER)
-    form = document["components"]["schemas"][UploadForm.__name__]["properties"]["files"]
-    form["maxItems"] = services().settings.upload_max_files  # a setting: more answer 413
+    form = document["components"]["schemas"][UploadForm.__name__]["properties"]
+    form["files"]["maxItems"] = services().settings.upload_max_files  # a setting: more, 413
+    form["modified"]["anyOf"][0]["maxItems"] = services().settings.upload_max_files
     return jsonify(document)
 
 
@@ -136,8 +145,8 @@ def upload() -> tuple[Response, int]:
     settings = services().settings
     receiver = UploadReceiver(settings.uploads_dir, settings.upload_max_bytes)
     try:
-        files = _received_files(receiver)
-        outcomes = [_store(file) for file in files]
+        files, modified = _received_files(receiver)
+        outcomes = [_store(file, when) for file, when in zip(files, modified, strict=True)]
     finally:
         receiver.close()  # the temporary names; what was placed has its own
     queued = [o.pop("_path") for o in outcomes if o["status"] == "queued"]
@@ -146,8 +155,9 @@ def upload() -> tuple[Response, int]:
     return jsonify(body), 202
 
 
-def _received_files(receiver: UploadReceiver) -> list[FileStorage]:
-    """The multipart body's `files`, each streamed into the store by the receiver."""
+def _received_files(receiver: UploadReceiver) -> tuple[list[FileStorage], list[float | None]]:
+    """The multipart body's `files`, each streamed into the store by the receiver, and the
+    time each was last modified (seconds since the epoch) where the body gives one."""
     limit = services().settings.upload_max_files
 
     def into_store(
@@ -159,7 +169,7 @@ def _received_files(receiver: UploadReceiver) -> list[FileStorage]:
         return receiver.open(filename)
 
     try:
-        _, _, parts = parse_form_data(
+        _, form, parts = parse_form_data(
             request.environ, stream_factory=into_store, silent=False,
             max_content_length=request.max_content_length,
             max_form_memory_size=current_app.config["MAX_FORM_MEMORY_SIZE"],
@@ -173,15 +183,30 @@ def _received_files(receiver: UploadReceiver) -> list[FileStorage]:
                        [{"field": "files", "message": "no file"}])  # fmt: skip
     if len(files) > limit:
         raise ApiError(413, f"at most {limit} files per request (PIXSEEK_UPLOAD_MAX_FILES)")
-    return files
+    return files, _modified_times(form.getlist("modified"), len(files))
 
 
-def _store(file: FileStorage) -> dict[str, Any]:
+def _modified_times(values: list[str], count: int) -> list[float | None]:
+    """The field `modified` (milliseconds since the epoch, one per file) in seconds; None for
+    a file it does not cover."""
+    if len(values) > count:
+        detail = {"field": "modified", "message": f"{len(values)} values for {count} files"}
+        raise ApiError(422, "more values in 'modified' than files", [detail])
+    times: list[float | None] = []
+    for position, value in enumerate(values):
+        if not value.isdigit() or int(value) > MAX_MODIFIED_MS:
+            detail = {"field": f"modified.{position}", "message": f"not a time: {value[:40]!r}"}
+            raise ApiError(422, "'modified' takes milliseconds since the epoch", [detail])
+        times.append(int(value) / 1000)
+    return times + [None] * (count - len(times))
+
+
+def _store(file: FileStorage, modified: float | None = None) -> dict[str, Any]:
     settings, catalog = services().settings, services().library.catalog
     outcome: dict[str, Any] = {"filename": file.filename or "", "status": "failed", "id": None,
                                "sha256": None, "duplicate_of": None, "reason": None}  # fmt: skip
     try:
-        stored = place_upload(file.stream, settings.max_image_pixels)  # type: ignore[arg-type]
+        stored = place_upload(file.stream, settings.max_image_pixels, modified)  # type: ignore[arg-type]
     except UploadError as exc:
         return outcome | {"reason": str(exc)}
     outcome |= {"id": point_id(stored.sha256), "sha256": stored.sha256}
@@ -376,7 +401,7 @@ def create_token(body: TokenBody) -> tuple[Response, int]:
     if not auth.enabled():
         raise ApiError(
             409,
-            "login is off (PIXSEEK_AUTH=off on localhost), so every local request is already an "
+            f"login is off ({auth.login_off_reason()}), so every local request is already an "
             "admin and a token would add nothing; turn login on to make tokens",
         )
     info, secret = services().users.create_token(user, body.name, body.role)

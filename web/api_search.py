@@ -39,13 +39,14 @@ from pixseek.photos.thumbnails import (
     thumbnail_path,
     write_thumbnails,
 )
+from pixseek.search.browse import browse
 from pixseek.search.filters import build_filters, date_bound
 from pixseek.search.search import (
     MAX_LIMIT,
     QueryTerm,
     SearchRequest,
     collapse_groups,
-    search,
+    search_page,
     text_terms,
 )
 from web import answers, quality
@@ -68,6 +69,7 @@ FILE_ANSWERS: dict[int, str | Answer] = {
     503: "the index does not answer",
 }
 CACHE_HEADERS = {"ETag": {"type": "string"}, "Cache-Control": {"type": "string"}}
+NAME_HEADER = {"Content-Disposition": {"type": "string"}}  # inline; filename=<the photo's name>
 
 
 def _weight(value: float) -> float:
@@ -125,7 +127,10 @@ class Filters(BaseModel):
     )
     cameras: list[Camera] = Field(default_factory=list, max_length=50)
     folders: list[Folder] = Field(
-        default_factory=list, max_length=50, description="absolute paths on the server"
+        default_factory=list,
+        max_length=50,
+        description="absolute paths on the server, or folder names (`trips`, `2019/japan`) "
+        "matching every library folder ending with them",
     )
     formats: list[FormatName] = Field(default_factory=list, max_length=20)
     shapes: list[Literal["landscape", "portrait", "square"]] = Field(default_factory=list)
@@ -158,7 +163,9 @@ class SearchBody(BaseModel):
     feedback: Feedback = Field(default_factory=Feedback)
     filters: Filters = Field(default_factory=lambda: Filters())
     sort: Literal["relevance", "date_desc", "date_asc"] = "relevance"
-    cutoff: float = Field(0.9, gt=0, le=1, description="date sorts: keep scores >= cutoff x best")
+    cutoff: float = Field(
+        0.9, ge=0, le=1, description="date sorts: keep scores >= cutoff x best; 0 keeps every one"
+    )
     limit: int = Field(40, ge=1, le=200)
     offset: int = Field(0, ge=0)
     rerank: bool = Field(
@@ -193,6 +200,18 @@ class SearchBody(BaseModel):
             liked=tuple(self.feedback.liked), disliked=tuple(self.feedback.disliked),
             image_max_pixels=image_max_pixels, rerank=self.rerank,
         )  # fmt: skip
+
+
+class TimelineBody(BaseModel):
+    """Browsing without a query: the photos passing the filters in the order taken."""
+
+    model_config = ConfigDict(extra="forbid")
+    filters: Filters = Field(default_factory=lambda: Filters())
+    order: Literal["newest", "oldest"] = "newest"
+    limit: int = Field(40, ge=1, le=200)
+    cursor: Text | None = Field(
+        default=None, max_length=4096, description="the `next` of the page before; none: the first"
+    )
 
 
 class ThumbnailQuery(BaseModel):
@@ -247,7 +266,8 @@ def search_photos(body: SearchBody) -> Response:
     embedder = library.embedder  # the active model, read now: a model switch cuts over here
     follow_library(embedder, library.settings)  # texts in the precision checked on its photos
     request = body.to_request(services().settings.query_max_pixels)
-    results = search(request, embedder, library.index, quality.reranker())
+    page = search_page(request, embedder, library.index, quality.reranker())
+    results = page.results
     full_page = len(results) == body.limit and body.offset + body.limit < MAX_LIMIT
     group_of = quality.duplicates().group_of(embedder.model_id) if body.collapse else _alone
     shown = collapse_groups(results, group_of)
@@ -260,7 +280,32 @@ def search_photos(body: SearchBody) -> Response:
             "offset": body.offset,
             "limit": body.limit,
             "next_offset": body.offset + body.limit if full_page else None,
+            "hidden_by_cutoff": page.hidden_by_cutoff,
             "model": embedder.model_id,
+            "took_ms": round((time.perf_counter() - started) * 1000, 1),
+        }
+    )
+
+
+@endpoint(
+    bp, "/timeline", "POST", body=TimelineBody, response=answers.TimelineAnswer,
+    answers={
+        422: "invalid: a field (details), or a cursor no timeline page gave",
+        503: "the index does not answer",
+    },
+)  # fmt: skip
+def timeline(body: TimelineBody) -> Response:
+    """The photos passing the filters by date, a page at a time, with each month's count."""
+    started = time.perf_counter()
+    page = browse(
+        services().library.index, body.filters.to_filters(), body.order == "newest", body.limit,
+        body.cursor,
+    )  # fmt: skip
+    return jsonify(
+        {
+            "results": [photo_json(r.id, r.payload) for r in page.results],
+            "months": [{"month": m.month, "photos": m.photos} for m in page.months],
+            "next": page.next,
             "took_ms": round((time.perf_counter() - started) * 1000, 1),
         }
     )
@@ -297,7 +342,7 @@ def thumbnail(photo_id: str, query: ThumbnailQuery) -> Response:
 
 @endpoint(
     bp, "/images/<photo_id>/original", response=("image/*", "application/octet-stream"),
-    answers=FILE_ANSWERS, headers=CACHE_HEADERS,
+    answers=FILE_ANSWERS, headers=CACHE_HEADERS | NAME_HEADER,
 )  # fmt: skip
 def original(photo_id: str) -> Response:
     """The photo's file, as it is on disk: only while it is the file that was indexed and lies
@@ -307,6 +352,7 @@ def original(photo_id: str) -> Response:
     mimetype = format_mimetype(str(payload.get("format", "")))
     answer = send_file(
         opened.file, mimetype=mimetype, conditional=False, last_modified=opened.mtime,
+        download_name=payload.get("filename") or None,  # saved under the photo's own name
         etag=f"{payload.get('sha256', '')}-{opened.size}-{opened.mtime}", max_age=ORIGINAL_CACHE,
     )  # fmt: skip
     answer.content_length = opened.size

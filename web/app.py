@@ -6,11 +6,20 @@ import logging
 import os
 import secrets
 from datetime import timedelta
-from html import escape
 from pathlib import Path
 
-from flask import Flask, Response, jsonify, make_response, redirect, request, url_for
+from flask import (
+    Flask,
+    Response,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from embed import EmbedError, ImageDecodeError
@@ -27,7 +36,17 @@ from pixseek.errors import (
 )
 from pixseek.settings import Settings, load_settings
 from pixseek.store.users import UserError
-from web import api_admin, api_quality, api_search, auth, limits, pages
+from web import (
+    api_admin,
+    api_jobs,
+    api_quality,
+    api_search,
+    api_users,
+    auth,
+    limits,
+    origins,
+    pages,
+)
 from web.errors import ApiError
 from web.services import WebServices, for_server
 
@@ -65,6 +84,7 @@ def create_app(settings: Settings | None = None, services: WebServices | None = 
         JSON_SORT_KEYS=False,
     )
     app.extensions["pixseek"] = services
+    origins.init_app(app, settings, auth.is_loopback(settings.host))  # before any session
     auth.init_app(app, settings, services.users, login_required)
     limits.init_app(app, settings)  # after the caller is known: limits depend on who asks
     if settings.trusted_proxies:  # only then are X-Forwarded-For/-Proto/-Host believed
@@ -72,6 +92,8 @@ def create_app(settings: Settings | None = None, services: WebServices | None = 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     app.register_blueprint(api_search.bp)
     app.register_blueprint(api_admin.bp)
+    app.register_blueprint(api_jobs.bp)
+    app.register_blueprint(api_users.bp)
     app.register_blueprint(api_quality.bp)
     app.register_blueprint(pages.bp)
     _register_error_handlers(app)
@@ -161,8 +183,6 @@ def _answer(error: ApiError) -> Response | tuple[Response | str, int]:
         return jsonify(error.as_dict()), error.status
     if error.status == 401:
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))  # type: ignore[return-value]
-    page = (
-        f"<!doctype html><title>{error.status}</title><h1>{error.status}</h1>"
-        f"<p>{escape(error.message)}</p><p><a href='/'>Back to search</a></p>"
-    )
+    title = HTTP_STATUS_CODES.get(error.status, "Error")
+    page = render_template("error.html", status=error.status, title=title, message=error.message)
     return page, error.status

@@ -1,7 +1,9 @@
 """Who is asking: sessions for browsers, bearer tokens for scripts, roles, CSRF, login/logout.
 
-Roles: viewer (search, view) and admin (everything). A token request needs no CSRF token; a
-session (or open-mode) request that changes something does, as a form field or a header.
+Roles: viewer (search, view) and admin (everything). A token request needs no CSRF token, nor
+does a JSON request that carries no session cookie (a script: a browser form cannot send JSON,
+and web/origins.py refuses other sites' pages); a request with the session cookie (or a form)
+that changes something does, as a form field or a header.
 
 A session is a row of the user store: the signed cookie carries only its random id (and the
 CSRF token), so logging out, a change of the user's password or role, or disabling the user
@@ -44,7 +46,7 @@ SESSION_ID = "sid"  # the cookie's key for the server-side session's secret id
 
 def auth_enabled(settings: Settings) -> bool:
     """Whether visitors must log in; raise SettingsError when auth is off where it may not be."""
-    local = _is_loopback(settings.host) and not settings.server_mode
+    local = is_loopback(settings.host) and not settings.server_mode
     if settings.auth == "off" and not local:
         raise SettingsError(
             "PIXSEEK_AUTH=off is allowed only in the embedded mode listening on localhost "
@@ -68,7 +70,7 @@ def check_auth_settings(settings: Settings) -> None:
         raise SettingsError("login is required here, so set " + " and ".join(missing))
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
@@ -90,6 +92,7 @@ def init_app(app: Flask, settings: Settings, users: UserStore, enabled: bool) ->
     """Attach the user store, the session cookie, the request checks and the login throttle."""
     app.extensions["pixseek_users"] = users
     app.extensions["pixseek_auth"] = enabled
+    app.extensions["pixseek_auth_setting"] = settings.auth
     app.session_interface = _SessionCookies()
     app.before_request(_identify)
     app.before_request(_check_csrf)
@@ -120,8 +123,23 @@ def require_role(role: str) -> User:
     if user is None:
         raise ApiError(401, "log in first, or send an API token (Authorization: Bearer ...)")
     if ROLES.index(user.role) < ROLES.index(role):
-        raise ApiError(403, f"this needs the {role} role; {user.name} is a {user.role}")
+        raise ApiError(403, f"this needs the {role} role; {_who(user)}")
     return user
+
+
+def _who(user: User) -> str:
+    """Who asks and with which role: a token's role may be below its user's own."""
+    if user.token is None:
+        return f"{user.name} is a {user.role}"
+    return f"this API token (“{user.token}”, of the user {user.name}) has the {user.role} role"
+
+
+def login_off_reason() -> str:
+    """Why nobody logs in here, naming the setting as it is (off, or auto on localhost)."""
+    setting = current_app.extensions["pixseek_auth_setting"]
+    if setting == "auto":
+        return "PIXSEEK_AUTH=auto, which leaves login off in the embedded mode on localhost"
+    return f"PIXSEEK_AUTH={setting}, on localhost"
 
 
 def csrf_token() -> str:
@@ -155,7 +173,7 @@ def _check_csrf() -> None:
     default check would be turned off and called from here anyway; its tokens expire after an
     hour (a search page left open would fail its next search); and it answers 400, where the
     API documents 403. What remains is a token per session and one constant-time compare."""
-    if request.method not in UNSAFE_METHODS or g.get("by_token"):
+    if request.method not in UNSAFE_METHODS or g.get("by_token") or _script_request():
         return
     if g.get("user") is None and request.endpoint != "auth.login_submit":
         return  # no session to ride on: the route's role check answers 401
@@ -165,12 +183,20 @@ def _check_csrf() -> None:
         raise ApiError(403, "missing or wrong CSRF token: reload the page and try again")
 
 
+def _script_request() -> bool:
+    """JSON without the session cookie: what curl sends, and what no form of another site can
+    (cross-site JSON needs a CORS preflight, which this server never grants)."""
+    cookie = current_app.config["SESSION_COOKIE_NAME"]
+    return request.is_json and cookie not in request.cookies
+
+
 def _template_context() -> dict[str, object]:
     user = current_user()
     return {
         "user": user.name if user else None,
         "role": user.role if user else None,
         "auth_enabled": enabled(),
+        "login_off_reason": login_off_reason,
     }
 
 

@@ -39,9 +39,10 @@ def init_app(app: Flask, settings: Settings) -> None:
     # a form's text fields; werkzeug reads multipart bodies 64 KiB at a time and holds each
     # read to this too, so it cannot be less
     app.config["MAX_FORM_MEMORY_SIZE"] = FORM_FIELDS
-    app.config["MAX_FORM_PARTS"] = settings.upload_max_files + 16
+    # an upload's parts: each file and its `modified` time, and a few other fields
+    app.config["MAX_FORM_PARTS"] = 2 * settings.upload_max_files + 16
     app.extensions["pixseek_upload_body"] = settings.upload_max_files * (
-        settings.upload_max_bytes + MULTIPART_PART_OVERHEAD
+        settings.upload_max_bytes + 2 * MULTIPART_PART_OVERHEAD
     )
     app.before_request(refuse_oversized_body)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, Response, current_app, render_template, send_from_directory
 
 from web.auth import require_role
 
@@ -30,10 +30,22 @@ def duplicates() -> str:
 @bp.get("/upload")
 def upload() -> str:
     require_role("admin")
-    return render_template("upload.html")
+    settings = current_app.extensions["pixseek"].settings  # a request's limits, for the page
+    return render_template(
+        "upload.html", max_files=settings.upload_max_files, max_bytes=settings.upload_max_bytes
+    )
 
 
 @bp.get("/admin")
 def admin() -> str:
     require_role("admin")
     return render_template("admin.html")
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """The icon browsers ask for on their own, on every page and error page: no 404 in logs."""
+    return send_from_directory(
+        current_app.static_folder or "static", "favicon.ico", mimetype="image/vnd.microsoft.icon",
+        max_age=7 * 24 * 3600,
+    )  # fmt: skip

@@ -274,9 +274,15 @@ def _schema_ref(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, st
 # The statuses every route of a kind answers with, whatever the view does. Any request's body is
 # held to its route's limit by its Content-Length before it is read (web/limits.py).
 BODY_LIMIT_ANSWER = {413: Answer("a request body over this route's limit (refused unread)")}
+# Any request naming a host this server does not answer to, or a post from another site's page
+# (web/origins.py).
+SITE_ANSWER = {403: Answer("a Host this server does not answer to, or another site's page")}
 ROLE_ANSWERS = {
     401: Answer("not logged in, or an unknown or revoked API token"),
-    403: Answer("a role too low for this, or (with a session) a missing or wrong CSRF token"),
+    403: Answer(
+        "a role too low for this, (with a session cookie) a missing or wrong CSRF token, a Host "
+        "this server does not answer to, or another site's page"
+    ),
 }
 JSON_BODY_ANSWERS = {
     400: Answer("no body, or a body that is not valid JSON"),
@@ -287,7 +293,7 @@ QUERY_ANSWERS = {422: JSON_BODY_ANSWERS[422]}
 
 
 def _responses(spec: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
-    answers: dict[int, Answer] = {spec.status: Answer("success")} | BODY_LIMIT_ANSWER
+    answers: dict[int, Answer] = {spec.status: Answer("success")} | BODY_LIMIT_ANSWER | SITE_ANSWER
     if spec.role is not None:
         answers |= ROLE_ANSWERS
     if spec.body is not None:

@@ -16,7 +16,7 @@ from celery import Celery, Task, bootsteps
 from celery.signals import worker_ready
 
 from pixseek.errors import PixseekError
-from pixseek.jobs.names import BACKUP, INGEST, REINDEX, RETIRE, SCAN, SWITCH
+from pixseek.jobs.names import BACKUP, EVAL, INGEST, REINDEX, RETIRE, SCAN, SWITCH
 from pixseek.jobs.runner import (
     Queued,
     end_job,
@@ -26,6 +26,7 @@ from pixseek.jobs.runner import (
     resume_queued,
 )
 from pixseek.ops.backup import run_backup_job
+from pixseek.quality.evaljob import run_eval_job
 from pixseek.recovery import plan_recovery
 from pixseek.switch.modelswitch import (
     RETIRE_DELAY,
@@ -144,6 +145,13 @@ def backup(task: Task, job_id: str) -> None:
     )
 
 
+def evaluate(task: Task, job_id: str) -> None:
+    """Measure retrieval quality on a copy set of the library (the admin page's Quality
+    panel); the report goes into DATA_DIR/eval."""
+    context = context_for(task.app)
+    run_eval_job(context.library, context.jobs, job_id)
+
+
 FILE_TASKS = frozenset({SCAN, INGEST, REINDEX})
 
 
@@ -236,6 +244,7 @@ def register(app: Celery) -> None:
     app.task(name=SWITCH, **TASK_OPTIONS)(model_switch)
     app.task(name=RETIRE, **TASK_OPTIONS)(model_retire)
     app.task(name=BACKUP, **TASK_OPTIONS)(backup)
+    app.task(name=EVAL, **TASK_OPTIONS)(evaluate)
     if app.conf.pixseek_settings.server_mode:
         app.steps["consumer"].add(ResumeAfterReconnect)
 

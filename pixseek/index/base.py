@@ -179,6 +179,18 @@ class VectorIndex(Protocol):
     def count(self, filters: SearchFilters | None = None) -> int:
         """How many points pass the filters (all points when None)."""
 
+    def facet(
+        self, field: str, filters: SearchFilters | None = None, limit: int = 100
+    ) -> list[tuple[str, int]]:
+        """The values of a keyword payload field among the points passing the filters, with
+        how many points hold each, most first (at most limit values)."""
+
+    def by_date(
+        self, filters: SearchFilters, newest_first: bool, limit: int, start: str | None = None
+    ) -> list[StoredPoint]:
+        """Points passing the filters in the order they were taken (`taken_at`), from start
+        (a taken_at, included) on; points without a date are not among them."""
+
     def optimize(self) -> None:
         """Build the search structures (HNSW) for what was written; may take long."""
 

@@ -32,7 +32,7 @@ from pixseek.photos.identity import (
 from pixseek.photos.metadata import PhotoMetadata, read_metadata
 from pixseek.photos.pipeline import bounded_map, shrink_for_model
 from pixseek.photos.scan import resolve_roots, scan
-from pixseek.photos.thumbnails import INGEST_SIZES, decode_side_for, write_thumbnails
+from pixseek.photos.thumbnails import decode_side_for, grid_thumbnail
 from pixseek.search.rerank import store_features
 from pixseek.settings import Settings
 from pixseek.store.catalog import Catalog, FileRecord, FileState
@@ -57,6 +57,7 @@ class IndexReport:
     unchanged: int = 0
     removed: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # not images: (path, why)
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -67,6 +68,7 @@ class IndexReport:
             "unchanged": self.unchanged,
             "removed": self.removed,
             "failed": [{"path": path, "reason": reason} for path, reason in self.failed],
+            "skipped": [{"path": path, "reason": reason} for path, reason in self.skipped],
             "seconds": round(self.seconds, 3),
             "images_per_second": round(self.embedded / self.seconds, 2) if self.seconds else 0.0,
         }
@@ -105,23 +107,26 @@ BatchFn = Callable[[list[str], list[tuple[str, str]]], None]  # paths done, (pat
 
 @dataclass(frozen=True)
 class Plan:
-    """What a scan found: files to process, files gone from disk, and how many are current."""
+    """What a scan found: files to process, files gone from disk, how many are current, and
+    the files passed over for their type."""
 
     todo: list[FileState]
     gone: list[str]
     unchanged: int
     records: dict[str, FileRecord]
+    skipped: list[tuple[str, str]]
 
 
 def plan_scan(settings: Settings, catalog: Catalog, model_id: str, paths: Iterable[str]) -> Plan:
     """Compare the files under paths with the catalog."""
     roots = resolve_roots(paths)
-    states = scan(roots, skip=settings.data_dir)
+    scanned = scan(roots, skip=settings.data_dir)
+    states = scanned.images
     records = catalog.records_under(roots)
     present = {state.path for state in states}
     todo = [s for s in states if not _current(records.get(s.path), s, model_id)]
     gone = sorted(path for path in records if path not in present)
-    return Plan(todo, gone, len(states) - len(todo), records)
+    return Plan(todo, gone, len(states) - len(todo), records, scanned.skipped)
 
 
 def _current(record: FileRecord | None, state: FileState, model_id: str) -> bool:
@@ -249,9 +254,11 @@ class Ingester:
             with open_image(state.path, self.settings.max_image_pixels) as image:
                 meta = read_metadata(image, state.mtime_ns / 1e9)
                 rgb = decode_rgb(image, min_side=decode_side_for(meta.width, meta.height, side))
-            write_thumbnails(rgb, sha, self.settings.thumbs_dir, INGEST_SIZES)
-            hashes = perceptual_hashes(rgb)  # of the one decode, like the thumbnail
-            store_features(rgb, sha, self.settings.thumbs_dir)  # for spatial re-ranking
+            # the hashes and the re-ranking features are taken of the grid thumbnail's pixels
+            # (320 px, before its WebP encode): no second reduction of the decode
+            grid = grid_thumbnail(rgb, sha, self.settings.thumbs_dir)
+            hashes = perceptual_hashes(grid)
+            store_features(grid, sha, self.settings.thumbs_dir)  # for spatial re-ranking
             rgb = shrink_for_model(rgb, side)
         except ImageDecodeError as exc:
             return Failed(state, sha, str(exc))
@@ -373,6 +380,7 @@ class Indexer:
         report = self.ingester.ingest(plan.todo, plan.records, progress)
         report.unchanged += plan.unchanged
         report.removed = removed
+        report.skipped = plan.skipped
         self.index.flush()
         if report.embedded:
             self.index.optimize()

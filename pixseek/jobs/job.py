@@ -104,3 +104,6 @@ class JobStore(Protocol):
 
     def request_cancel(self, job_id: str) -> bool:
         """Ask the workers to stop the job; False when it had finished already."""
+
+    def failures(self, job_id: str, offset: int = 0, limit: int = 100) -> Sequence[tuple[str, str]]:
+        """A page of the job's failed files (path, reason) kept, in a stable order."""

@@ -121,6 +121,14 @@ class SqlJobStore:
             == 1
         )
 
+    def failures(self, job_id: str, offset: int = 0, limit: int = 100) -> Sequence[tuple[str, str]]:
+        rows = self.database.rows(
+            "SELECT path, reason FROM job_failures WHERE job_id = :id "
+            "ORDER BY path LIMIT :most OFFSET :skip",
+            {"id": job_id, "most": limit, "skip": offset},
+        )
+        return [(path, reason) for path, reason in rows]
+
 
 def _add_failures(connection: Connection, job_id: str, failures: Sequence[tuple[str, str]]) -> None:
     if failures:
@@ -206,6 +214,11 @@ class RedisJobStore:
 
     def request_cancel(self, job_id: str) -> bool:
         return bool(self._eval(_SET_IF_NOT_FINAL, self._key(job_id), "cancel_requested", 1, ""))
+
+    def failures(self, job_id: str, offset: int = 0, limit: int = 100) -> Sequence[tuple[str, str]]:
+        key = f"{self._key(job_id)}:failures"
+        found = self.redis.lrange(key, offset, offset + limit - 1) if limit > 0 else []
+        return [(path, reason) for path, reason in (json.loads(f) for f in found)]
 
     def _key(self, job_id: str) -> str:
         return f"{self.prefix}:job:{job_id}"

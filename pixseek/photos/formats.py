@@ -17,7 +17,7 @@ class ImageFormat:
 
 
 FORMATS: tuple[ImageFormat, ...] = (
-    ImageFormat("jpeg", ("JPEG", "MPO"), (".jpg", ".jpeg", ".jpe", ".jfif"), "image/jpeg"),
+    ImageFormat("jpeg", ("JPEG", "MPO"), (".jpg", ".jpeg", ".jpe", ".jfif", ".mpo"), "image/jpeg"),
     ImageFormat("png", ("PNG",), (".png",), "image/png"),
     ImageFormat("webp", ("WEBP",), (".webp",), "image/webp"),
     ImageFormat("gif", ("GIF",), (".gif",), "image/gif"),
@@ -25,6 +25,7 @@ FORMATS: tuple[ImageFormat, ...] = (
     ImageFormat("tiff", ("TIFF",), (".tif", ".tiff"), "image/tiff"),
     ImageFormat("heif", ("HEIF",), (".heic", ".heif"), "image/heif"),
     ImageFormat("avif", ("AVIF",), (".avif",), "image/avif"),
+    ImageFormat("jpeg2000", ("JPEG2000",), (".jp2", ".j2k", ".jpf", ".jpx", ".j2c"), "image/jp2"),
 )
 IMAGE_SUFFIXES = frozenset(suffix for known in FORMATS for suffix in known.suffixes)
 NAMES = tuple(known.name for known in FORMATS)
@@ -32,6 +33,34 @@ _BY_PILLOW = {pillow: known for known in FORMATS for pillow in known.pillow}
 _BY_NAME = {known.name: known for known in FORMATS}
 # What people type for a format: any of its suffixes, or its name.
 _TYPED = {suffix[1:]: known.name for known in FORMATS for suffix in known.suffixes}
+
+
+# Files a scan passes over, and why: named so the summary can say it, not vanish without a word
+_NOT_READ = {
+    **dict.fromkeys(
+        (".dng", ".cr2", ".cr3", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".raf", ".orf", ".rw2",
+         ".pef", ".srw", ".x3f", ".3fr", ".iiq", ".erf", ".mrw", ".raw"),
+        "camera RAW is not read yet (index its JPEG or an export)",
+    ),
+    **dict.fromkeys((".jxl",), "JPEG XL needs a Pillow plugin that is not installed"),
+    **dict.fromkeys(
+        (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".mts", ".m2ts", ".3gp", ".webm", ".wmv"),
+        "a video, not a photo",
+    ),
+    **dict.fromkeys((".xmp", ".aae", ".thm", ".pp3", ".dop", ".on1"), "an editor's sidecar file"),
+    **dict.fromkeys(
+        (".psd", ".psb", ".svg", ".pdf", ".eps", ".ico"), "not a photo format pixseek reads"
+    ),
+}  # fmt: skip
+
+
+def why_not_read(suffix: str) -> str:
+    """Why a scan passes over a file with this suffix, as "unsupported: <why>"."""
+    reason = _NOT_READ.get(suffix.lower())
+    if reason is None:
+        shown = suffix.lower() or "without an extension"
+        return f"unsupported: {shown} is not an image type pixseek reads"
+    return f"unsupported: {reason}"
 
 
 def of_pillow(pillow_format: str | None) -> ImageFormat | None:

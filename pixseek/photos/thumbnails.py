@@ -28,7 +28,8 @@ SIZES: dict[str, int] = {"grid": GRID_SIZE, "preview": PREVIEW_SIZE}
 # Ingest writes the grid thumbnail only; the preview is made when a photo is first opened (the
 # web app makes a missing thumbnail from the file). Measured on a 12-MP camera JPEG (bench/
 # ingest.py's), 2 cores: the preview's WebP encode alone took 19 ms, its resize 5 ms, against
-# 30 ms for the drafted decode, and most photos of a library are never opened.
+# 30 ms for the drafted decode, and most photos of a library are never opened. (grid_thumbnail
+# writes it and hands its picture on to the perceptual hashes and the re-ranking features.)
 INGEST_SIZES: tuple[str, ...] = ("grid",)
 
 # Measured on this project's 2-core dev VM (Pillow 13, median of 15 runs), 1000x750 -> 960x720:
@@ -143,6 +144,15 @@ def write_thumbnails(
         source = _resized(source, _fit(image.size, long_side))
         _save_atomic(source, paths[name], icc_profile)
     return paths
+
+
+def grid_thumbnail(image: Image.Image, sha256: str, thumbs_dir: Path) -> Image.Image:
+    """Write the grid thumbnail of a decode (unless written) and answer its picture: ingest
+    reduces that further for the perceptual hashes and the re-ranking features, instead of
+    reducing the whole decode twice more (3 ms of a 1000x1170 decode; docs/quality.md)."""
+    grid = _resized(image, _fit(image.size, GRID_SIZE))
+    write_thumbnails(grid, sha256, thumbs_dir, ("grid",))  # at its size already: saved as it is
+    return grid
 
 
 def _fit(size: tuple[int, int], long_side: int) -> tuple[int, int]:

@@ -3,8 +3,9 @@
 Each file of an upload is written, as its bytes arrive, to a hidden temporary file in the store
 (hidden, so a scan of the store never picks up a half-written upload), hashed and measured as it
 goes and refused the moment it passes the size limit. It is then checked to be an image by its
-content, and linked to uploads/ab/<sha256>.<ext>. The name the client sent is never used: it
-decides nothing.
+content, and linked to uploads/ab/<sha256>/<name>: one folder per content, the file under the
+name the client sent (cleaned: no folders, no leading dot, the suffix of its real type), so the
+photo shows, searches and downloads as the person named it. The name decides nothing else.
 
 A file that is an image and also reads as a web page or a script (an HTML tag, or a GIF/JS
 polyglot) is refused: pixseek serves uploads back to browsers, and even with the right
@@ -13,6 +14,7 @@ content type and nosniff such a file is a foothold for a script.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
@@ -58,7 +60,7 @@ class StoredUpload:
     """An upload in the store."""
 
     sha256: str
-    path: Path  # uploads_dir/ab/<sha256>.<ext>
+    path: Path  # uploads_dir/ab/<sha256>/<name>
     format: str  # lower-case Pillow format name, e.g. "jpeg"
     created: bool  # False when that content was stored already
 
@@ -68,6 +70,7 @@ class IncomingFile:
     it is written. A multipart parser writes into it (write, seek, read, as a spooled file)."""
 
     def __init__(self, uploads_dir: Path, max_bytes: int, name: str | None = None) -> None:
+        self.client_name = name  # as sent; only ever a display name (stored_name)
         self.name = name or "the file"
         self.path = uploads_dir / f".upload-{uuid.uuid4().hex}.tmp"
         self.size = 0
@@ -154,22 +157,31 @@ class UploadReceiver:
 
 
 def store_upload(
-    stream: IO[bytes], uploads_dir: Path, max_bytes: int, max_pixels: int
+    stream: IO[bytes],
+    uploads_dir: Path,
+    max_bytes: int,
+    max_pixels: int,
+    name: str | None = None,
+    modified: float | None = None,
 ) -> StoredUpload:
     """Copy an uploaded file from a stream into the content-addressed store (place_upload)."""
     receiver = UploadReceiver(uploads_dir, max_bytes)
     try:
-        incoming = receiver.open()
+        incoming = receiver.open(name)
         while chunk := stream.read(CHUNK):
             incoming.write(chunk)
-        return place_upload(incoming, max_pixels)
+        return place_upload(incoming, max_pixels, modified)
     finally:
         receiver.close()
 
 
-def place_upload(incoming: IncomingFile, max_pixels: int) -> StoredUpload:
-    """Put a received file into the store under its content hash. The type is decided by
-    content (Pillow), never by the file name.
+def place_upload(
+    incoming: IncomingFile, max_pixels: int, modified: float | None = None
+) -> StoredUpload:
+    """Put a received file into the store under its content hash, named as it was sent. The
+    type is decided by content (Pillow), never by the file name. modified (seconds since the
+    epoch: the browser's lastModified) becomes the stored file's mtime, which stands in for the
+    date taken of a photo without one.
 
     Raises UploadError when the file is empty, is not an image of a supported format, has more
     than max_pixels pixels, or would run in a browser; nothing is left in the store then. The
@@ -184,8 +196,31 @@ def place_upload(incoming: IncomingFile, max_pixels: int) -> StoredUpload:
         )
     found = _image_format(incoming.path, max_pixels)
     sha256 = incoming.sha256
-    target = incoming.path.parent / sha256[:2] / f"{sha256}{found.suffixes[0]}"
-    return StoredUpload(sha256, target, found.name, _place(incoming.path, target))
+    folder = incoming.path.parent / sha256[:2] / sha256
+    name = stored_name(incoming.client_name, found, sha256)
+    placed = _place(incoming.path, folder, name)
+    if placed.created and modified is not None:
+        os.utime(placed.path, (placed.path.stat().st_atime, modified))
+    return StoredUpload(sha256, placed.path, found.name, placed.created)
+
+
+MAX_NAME_BYTES = 200  # file systems take 255; room for the suffix and a margin
+
+
+def stored_name(sent: str | None, found: ImageFormat, sha256: str) -> str:
+    """The file name an upload is stored under: the name sent, without any folder, control
+    character or leading dot (a hidden file is not scanned), at most MAX_NAME_BYTES of UTF-8,
+    with the suffix of its real format (photo.png holding a JPEG becomes photo.png.jpg); the
+    content hash when nothing is left."""
+    base = (sent or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(c for c in base if c.isprintable()).strip().lstrip(".").strip()
+    stem, dot, suffix = base.rpartition(".")
+    if dot and f".{suffix.lower()}" in found.suffixes:
+        base, suffix = stem, f".{suffix}"
+    else:
+        suffix = found.suffixes[0]
+    base = base.encode()[:MAX_NAME_BYTES].decode(errors="ignore").strip() or sha256
+    return base + suffix
 
 
 def _megabytes(size: int) -> str:
@@ -208,16 +243,28 @@ def _image_format(path: Path, max_pixels: int) -> ImageFormat:
     return known
 
 
-def _place(temp: Path, target: Path) -> bool:
-    """Put the file at target unless that content is there already; whether it was put."""
-    target.parent.mkdir(exist_ok=True)
+@dataclass(frozen=True)
+class _Placed:
+    path: Path
+    created: bool
+
+
+def _place(temp: Path, folder: Path, name: str) -> _Placed:
+    """Put the file in its content's folder, unless that content is there already (under
+    whatever name it came first): the file there, and whether it was put now. Uploads of one
+    content at once take turns (a lock on its folder), so exactly one of them stores it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(folder, os.O_RDONLY)
     try:
-        # a hard link never replaces: of two uploads of the same content, one creates the file
-        os.link(temp, target)
-    except FileExistsError:
-        return False
-    except OSError:  # a file system without hard links
-        if target.exists():
-            return False
-        os.replace(temp, target)
-    return True
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        there = sorted(folder.iterdir())
+        if there:
+            return _Placed(there[0], False)
+        target = folder / name
+        try:
+            os.link(temp, target)  # the temporary name goes when the receiver closes
+        except OSError:  # a file system without hard links
+            os.replace(temp, target)
+        return _Placed(target, True)
+    finally:
+        os.close(descriptor)  # and with it the lock

@@ -44,6 +44,7 @@ QUANTIZATIONS = ("none", "int8", "binary", "pq")
 # originals of a quantized index stay on disk, read to rescore the best candidates).
 RAM_BYTES_PER_DIM = {"none": 4.0, "int8": 1.0, "binary": 1 / 8, "pq": 4 / 16}
 Progress = Callable[[str], None]
+SEARCHING = "searching: "  # the progress message that begins each configuration
 
 
 class VectorModel(Protocol):
@@ -243,7 +244,7 @@ class Evaluator:
         for chosen in by_quantization.values():
             with self._temporary_index(chosen[0], embedded, distractors) as index:
                 for configuration in chosen:
-                    self.say(f"searching: {configuration.label}")
+                    self.say(f"{SEARCHING}{configuration.label}")
                     outcomes.append(self._outcome(configuration, index, embedded))
         return outcomes
 

@@ -16,7 +16,14 @@ from pixseek.library import Library
 from pixseek.quality.copies import make_copy_set, pick_originals
 from pixseek.quality.duplicates import DEFAULT_THRESHOLDS
 from pixseek.quality.evalset import EvalSet, labelled_folder, queries_file
-from pixseek.quality.evaluate import Evaluator, Plan, Progress, Report, VectorModel
+from pixseek.quality.evaluate import (
+    Configuration,
+    Evaluator,
+    Plan,
+    Progress,
+    Report,
+    VectorModel,
+)
 from pixseek.quality.pairs import measure_pairs
 from pixseek.quality.transforms import TRANSFORMS
 from pixseek.search.rerank import thumbnail_loader
@@ -49,21 +56,27 @@ def eval_folder(settings: Settings, request: EvalRequest) -> Path:
 
 def run_eval(settings: Settings, request: EvalRequest, progress: Progress | None = None) -> Report:
     """Measure every configuration of the plan; the library's index is only read."""
+    with Library(settings) as library:
+        return evaluate(library, request, progress)
+
+
+def evaluate(library: Library, request: EvalRequest, progress: Progress | None = None) -> Report:
+    """run_eval on a library already open (the worker's, in a `pixseek serve`)."""
+    settings = library.settings
     say = progress or (lambda message: None)
     folder = eval_folder(settings, request)
-    with Library(settings) as library:
-        _refuse_library_folder(folder, library, settings)
-        evalset = _evalset(request, library, folder)
-        models = _models(library, request, settings)
-        work = Path(tempfile.mkdtemp(prefix="indexes-", dir=_mkdir(folder)))
-        try:
-            evaluator = Evaluator(
-                evalset, models, request.plan, work, library.index,
-                thumbnail_loader(settings.thumbs_dir), say,
-            )  # fmt: skip
-            report = evaluator.run()
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+    _refuse_library_folder(folder, library, settings)
+    evalset = _evalset(request, library, folder)
+    models = _models(library, request, settings)
+    work = Path(tempfile.mkdtemp(prefix="indexes-", dir=_mkdir(folder)))
+    try:
+        evaluator = Evaluator(
+            evalset, models, request.plan, work, library.index,
+            thumbnail_loader(settings.thumbs_dir), say,
+        )  # fmt: skip
+        report = evaluator.run()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     if request.copies:
         first = next(iter(evaluator.embedded.values()))
         report.extra["duplicates"] = measure_pairs(
@@ -96,14 +109,29 @@ def _models(
 ) -> dict[str, dict[str, VectorModel]]:
     """model id -> precision -> embedder, for the models asked for or, by default, every model
     with vectors in the index whose spec the library knows (the active one, a switch's)."""
-    specs = list(request.models) or _indexed_specs(library) or [settings.model]
     models: dict[str, dict[str, VectorModel]] = {}
-    for spec in specs:
+    for spec in _specs(library, request, settings):
         models[model_id(spec)] = {
             precision: _embedder(spec, settings, precision)
             for precision in _precisions(request.plan.precisions, settings)
         }
     return models
+
+
+def planned_configurations(library: Library, request: EvalRequest) -> list[Configuration]:
+    """What a run of this request measures, in the order it measures them."""
+    settings = library.settings
+    precisions = _precisions(request.plan.precisions, settings)
+    return [
+        configuration
+        for spec in _specs(library, request, settings)
+        for configuration in request.plan.configurations(model_id(spec))
+        if configuration.precision in precisions
+    ]
+
+
+def _specs(library: Library, request: EvalRequest, settings: Settings) -> list[str]:
+    return list(request.models) or _indexed_specs(library) or [settings.model]
 
 
 def _indexed_specs(library: Library) -> list[str]:

@@ -39,13 +39,17 @@ def build_filters(
 
 
 def folder_path(folder: str | Path) -> str:
-    """A folder as the index stores paths: absolute, ~ expanded, symlinks resolved. A folder that
-    exists nowhere only matches nothing; QueryError for one no filesystem can name (NUL byte).
-    os.path, not pathlib: Path.expanduser raises for an unknown ~user and Path.resolve for a
-    symlink loop, where these leave the path as it is."""
-    text = str(folder)
+    """A folder as the index stores paths: absolute, ~ expanded, symlinks resolved; or a folder
+    name ("trips", "2019/japan": no leading / or ~), kept as typed for search to match against
+    the library's folders (pixseek/search/folders.py). A folder that exists nowhere only
+    matches nothing; QueryError for one no filesystem can name (NUL byte). os.path, not
+    pathlib: Path.expanduser raises for an unknown ~user and Path.resolve for a symlink loop,
+    where these leave the path as it is."""
+    text = str(folder).strip()
     if "\x00" in text:
         raise QueryError(f"folder {text!r} contains a NUL byte")
+    if not text.startswith(("/", "~")):
+        return "/".join(part for part in text.split("/") if part not in ("", "."))
     return os.path.realpath(os.path.expanduser(text))
 
 

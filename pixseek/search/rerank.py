@@ -4,11 +4,11 @@ best K candidates, verified by a RANSAC homography, the inliers blended into the
 A global embedding says "looks alike"; a homography supported by many matched keypoints says
 "shows the same thing, cropped, rotated or seen at an angle", which is what a copy or a
 near-duplicate is. Features are described at the grid thumbnail's size (320 px): at ingest
-from the decode that makes the thumbnail, kept beside it (thumbs/ab/<sha>-orb.npz, 14.4 KB for
-400 keypoints), so a query only matches; a photo indexed before that is described from its
-grid thumbnail the first time it is a candidate, and the file written then. (Described at
-query time only, a cold query took 0.6-1 s at K = 50 here; matching alone stays within the
-300 ms budget: the measured choice, docs/quality.md.)
+from the grid thumbnail's picture (made from the decode), kept beside it (thumbs/ab/
+<sha>-orb.npz, 14.9 KB for 400 keypoints), so a query only matches; a photo indexed before
+that is described from its grid thumbnail the first time it is a candidate, and the file
+written then. (Described at query time only, a cold query took 0.6-1 s at K = 50 here;
+matching alone stays within the 300 ms budget: the measured choice, docs/quality.md.)
 
 The matcher is behind LocalMatcher: OpenCV's ORB here, where no learned local features can be
 downloaded; a learned one (DISK, SuperPoint + LightGlue) fits the same two methods.
@@ -157,7 +157,8 @@ class FeatureFiles:
 
 
 def store_features(image: Image.Image, sha256: str, thumbs_dir: Path) -> None:
-    """Describe a photo for re-ranking and keep its features (at ingest, from its decode)."""
+    """Describe a photo for re-ranking and keep its features (at ingest, from the picture of
+    its grid thumbnail)."""
     files = FeatureFiles(thumbs_dir)
     files.write(sha256, OrbMatcher().features(grey_for_features(image)))
 

@@ -8,6 +8,7 @@ and order them by when they were taken.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,6 +20,7 @@ from PIL import Image
 from embed.decode import decode_rgb, open_image
 from pixseek.errors import NotFoundError, QueryError
 from pixseek.index.base import Hit, SearchFilters, VectorIndex
+from pixseek.search.folders import resolve_folder_names
 from pixseek.search.query import parse_query_text
 from pixseek.search.rerank import FEATURE_SIDE, Features, Reranker
 
@@ -49,7 +51,7 @@ class SearchRequest:
     offset: int = 0
     score_threshold: float | None = None
     sort: Sort = "relevance"
-    cutoff: float = 0.9  # date sorts keep hits with score >= cutoff * best score
+    cutoff: float = 0.9  # date sorts keep hits with score >= cutoff * best score; 0 keeps all
     liked: tuple[str, ...] = ()  # photo ids: like/dislike refinement
     disliked: tuple[str, ...] = ()
     # image terms decoding to more pixels (after JPEG scaling) are refused: a small PNG can
@@ -89,12 +91,29 @@ def text_terms(query: str | None) -> list[QueryTerm]:
     return [QueryTerm("text", term.text, term.weight) for term in parse_query_text(query)]
 
 
+@dataclass(frozen=True)
+class SearchPage:
+    results: list[SearchResult]
+    # date sorts: how many of the best MAX_LIMIT candidates score below the cutoff, unshown
+    hidden_by_cutoff: int = 0
+
+
 def search(
     request: SearchRequest,
     embedder: Embedder,
     index: VectorIndex,
     reranker: Reranker | None = None,
 ) -> list[SearchResult]:
+    """One page of results, best first or by date (search_page, without the page's counts)."""
+    return search_page(request, embedder, index, reranker).results
+
+
+def search_page(
+    request: SearchRequest,
+    embedder: Embedder,
+    index: VectorIndex,
+    reranker: Reranker | None = None,
+) -> SearchPage:
     """One page of results, best first or by date. Photos used as positive query terms and
     every liked or disliked photo are left out of the results. With request.rerank and a
     reranker, an image query's best reranker.k candidates are re-ranked before the page is cut.
@@ -102,6 +121,8 @@ def search(
     Raises QueryError for a malformed request and NotFoundError for an unknown photo id.
     """
     _validate(request)
+    request = replace(request, filters=resolve_folder_names(request.filters, index))
+    hidden = 0
     if reranker is not None and request.rerank and request.by_example:
         depth = max(reranker.k, request.offset + request.limit)
         hits = _candidates(request, embedder, index, depth, 0)
@@ -110,10 +131,12 @@ def search(
     elif request.sort == "relevance":
         hits = _candidates(request, embedder, index, request.limit, request.offset)
     else:
-        hits = _candidates(request, embedder, index, MAX_LIMIT, 0)
-        hits = sort_by_date(hits, request.sort, request.cutoff)
+        candidates = _candidates(request, embedder, index, MAX_LIMIT, 0)
+        hits = sort_by_date(candidates, request.sort, request.cutoff)
+        hidden = len(candidates) - len(hits)
         hits = hits[request.offset : request.offset + request.limit]
-    return [SearchResult(h.id, h.score, _first_path(h.payload), h.payload) for h in hits]
+    results = [SearchResult(h.id, h.score, _first_path(h.payload), h.payload) for h in hits]
+    return SearchPage(results, hidden)
 
 
 def _candidates(
@@ -191,12 +214,12 @@ def sort_by_date(hits: Sequence[Hit], sort: Sort, cutoff: float) -> list[Hit]:
 
     The cutoff is relative: with a positive best score s a hit needs cutoff * s. Scores of a
     recommendation from dislikes alone are all negative; there a hit needs s - (1 - cutoff) * |s|,
-    the same distance below the best, so the best hit is always kept.
+    the same distance below the best, so the best hit is always kept. A cutoff of 0 keeps all.
     """
     if not hits:
         return []
     best = max(h.score for h in hits)
-    floor = best - (1.0 - cutoff) * abs(best)
+    floor = best - (1.0 - cutoff) * abs(best) if cutoff > 0 else -math.inf
     kept = sorted((h for h in hits if h.score >= floor), key=_score, reverse=True)
     dated = [h for h in kept if h.payload.get("taken_at")]
     undated = [h for h in kept if not h.payload.get("taken_at")]
@@ -291,8 +314,8 @@ def _validate_page(request: SearchRequest) -> None:
 def _validate_sort(request: SearchRequest) -> None:
     if request.sort not in SORTS:
         raise QueryError(f"sort must be one of {', '.join(SORTS)}, not {request.sort!r}")
-    if not 0 < request.cutoff <= 1:
-        raise QueryError("cutoff must be greater than 0 and at most 1")
+    if not 0 <= request.cutoff <= 1:
+        raise QueryError("cutoff must be from 0 to 1")
     if request.sort != "relevance" and request.offset + request.limit > MAX_LIMIT:
         raise QueryError(f"offset + limit must be at most {MAX_LIMIT} when sorting by date")
 

@@ -32,7 +32,8 @@ class DataDirLock:
             raise DataDirLockedError(
                 f"the data directory {self.path.parent} is in use by {holder}. Wait for it to "
                 "finish or stop it, or use another data directory (PIXSEEK_DATA_DIR or "
-                "--data-dir) for a separate library."
+                "--data-dir) for a separate library.",
+                holder,
             ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"process {os.getpid()} ({' '.join(sys.argv)[:200]})".encode())

@@ -172,6 +172,12 @@ def _relabel_files(connection: Connection, old: str | None, new: str) -> int:
     )
 
 
+def read_state(database: Database) -> ModelState:
+    """The row as it is, without making it (for a reader of a store another process holds)."""
+    with database.read() as connection:
+        return _read(connection)
+
+
 def _read(connection: Connection) -> ModelState:
     row = connection.execute(text(f"SELECT {_FIELDS} FROM model_state WHERE id = 1")).one()
     return ModelState(*row)

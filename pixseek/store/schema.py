@@ -82,6 +82,24 @@ def open_url(url: str, backups: Path | None = None) -> Database:
     return database
 
 
+def open_as_it_is(settings: Settings) -> Database:
+    """The store's database to read while another process holds the data directory: never
+    upgraded here (that process uses it); StoreError when it is not at this release's head."""
+    database = Database(database_url(settings))
+    try:
+        found = status(database)
+    except BaseException:
+        database.close()
+        raise
+    if not found.up_to_date:
+        database.close()
+        raise StoreError(
+            f"the store {database.name} has {found.describe()}: stop the process using it, "
+            "then run this again (it upgrades the store first)"
+        )
+    return database
+
+
 def status(database: Database) -> SchemaStatus:
     """Where the database stands; StoreError when a newer release made it."""
     scripts = _scripts()

@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from sqlalchemy import text
@@ -43,6 +43,9 @@ class UserError(PixseekError):
 class User:
     name: str
     role: Role
+    # The name of the API token the request came with (None for a login session): the token of
+    # `name`, acting with `role`, which may be below the user's own.
+    token: str | None = field(default=None, compare=False)
 
     @property
     def is_admin(self) -> bool:
@@ -81,6 +84,17 @@ class SessionInfo:
     expires_at: float
     user_agent: str
     address: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    name: str
+    role: Role
+    disabled: bool
+    created_at: float
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -152,6 +166,20 @@ class UserStore:
             connection.execute(_END_SESSIONS_OF, {"name": name})
         return User(name, role)
 
+    def users(self) -> list[UserInfo]:
+        """Every user, by name."""
+        rows = self.database.rows(
+            "SELECT name, role, disabled, created_at FROM users ORDER BY name"
+        )
+        return [UserInfo(name, role, bool(off), created) for name, role, off, created in rows]
+
+    def set_password(self, name: str, password: str) -> User:
+        """A new password for an existing user (its sessions end); NotFoundError when none."""
+        user = self.get(name)
+        if user is None:
+            raise NotFoundError(f"no user named {name}")
+        return self.set_user(name, password, user.role)
+
     def set_disabled(self, name: str, disabled: bool) -> None:
         """Disable a user (refused at login, its sessions ended, its tokens refused until it is
         enabled again) or enable it; NotFoundError when there is no such user."""
@@ -205,7 +233,7 @@ class UserStore:
         lower of its own role and its user's: a user made a viewer loses its admin tokens' power.
         """
         row = self._one(
-            "SELECT t.id, t.user_name, t.role, u.role FROM tokens t "
+            "SELECT t.id, t.user_name, t.role, u.role, t.name FROM tokens t "
             "JOIN users u ON u.name = t.user_name WHERE t.token_hash = :hash AND u.disabled = 0",
             hash=_secret_hash(secret),
         )
@@ -215,7 +243,7 @@ class UserStore:
             "UPDATE tokens SET last_used_at = :now WHERE id = :id",
             {"now": time.time(), "id": row[0]},
         )
-        return User(row[1], min(row[2], row[3], key=ROLES.index))
+        return User(row[1], min(row[2], row[3], key=ROLES.index), token=row[4])
 
     def tokens(self) -> list[TokenInfo]:
         rows = self.database.rows(

@@ -7,6 +7,8 @@ each step in test-artifacts/e2e/<test>/.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import re
 import shutil
@@ -25,7 +27,13 @@ from tests.integration.services import free_port, indexed_rows, pixseek_env, sto
 from tests.web.photos import write_jpegs
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "e2e"
+# axe-core from the npm registry, installed by scripts/test (npm install --prefix .cache/e2e)
+AXE = ROOT / ".cache" / "e2e" / "node_modules" / "axe-core" / "axe.min.js"
+AXE_BLOCKING = ("serious", "critical")
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
 ADMIN_PASSWORD = "correct horse battery staple"
 SECRET_KEY = "e2e-secret-key-0123456789-abcdefghijklmn"  # 40 characters
 LIBRARY_PHOTOS = 12
@@ -58,8 +66,15 @@ def _ready(url: str, process: subprocess.Popen[bytes], log: Path) -> bool:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`pixseek serve LIBRARY --port N` with auth on, once its library is indexed."""
-    root = tmp_path_factory.mktemp("e2e")
-    library = write_jpegs(root / "library", range(LIBRARY_PHOTOS))
+    with serving(tmp_path_factory.mktemp("e2e"), LIBRARY_PHOTOS) as started:
+        yield started
+
+
+@contextlib.contextmanager
+def serving(root: Path, photos: int) -> Iterator[Server]:
+    """`pixseek serve` of a library of this many photos (0: an empty folder), once indexed."""
+    library = write_jpegs(root / "library", range(photos))
+    (root / "library").mkdir(exist_ok=True)
     uploads = write_jpegs(root / "to-upload", range(100, 103))
     data_dir, log, port = root / "data", root / "serve.log", free_port()
     env = pixseek_env(
@@ -75,7 +90,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: _ready(url, process, log), 120, "GET /api/v1/ready to answer 200")
-        wait_for(lambda: indexed_rows(data_dir) == LIBRARY_PHOTOS, 120, "the library indexed")
+        wait_for(lambda: indexed_rows(data_dir) == photos, 120, "the library indexed")
         yield Server(url, data_dir, library, uploads, log)
     finally:
         stop(process)
@@ -107,8 +122,21 @@ class Browsing:
         self.allowed.append((status, re.compile(url_pattern)))
 
     def shot(self, name: str) -> None:
+        """A screenshot of this page state, which axe-core must find free of serious or
+        critical accessibility violations."""
         self._step += 1
         self.page.screenshot(path=str(self.shots / f"{self._step:02d}-{name}.png"), full_page=True)
+        self.assert_accessible(name)
+
+    def assert_accessible(self, state: str) -> None:
+        if not self.page.evaluate("() => Boolean(window.axe)"):
+            # evaluated through the DevTools protocol: the app's CSP forbids an added <script>
+            self.page.evaluate(axe_source() + "\n;true")
+        found = self.page.evaluate(AXE_RUN_JS)
+        blocking = [v for v in found if v["impact"] in AXE_BLOCKING]
+        assert not blocking, f"axe-core on {state} ({self.page.url}):\n" + "\n".join(
+            f"{v['impact']} {v['id']}: {v['help']} at {v['targets']}" for v in blocking
+        )
 
     def goto(self, path: str) -> None:
         self.page.goto(self.base + path)
@@ -141,14 +169,34 @@ class Browsing:
         self.problems.append(f"request failed: {request.method} {request.url}: {failure}")
 
 
+@functools.cache
+def axe_source() -> str:
+    return AXE.read_text(encoding="utf-8")
+
+
+AXE_RUN_JS = """async () => {
+    const found = await axe.run(document, { resultTypes: ['violations'] });
+    return found.violations.map(v => ({
+        id: v.id, impact: v.impact, help: v.help,
+        targets: v.nodes.slice(0, 5).map(n => n.target.join(' ')).join(', '),
+    }));
+}"""
+
+
 @pytest.fixture
 def browsing(
     browser: Browser, server: Server, request: pytest.FixtureRequest
 ) -> Iterator[Browsing]:
+    """A desktop browser; a test marked `@pytest.mark.phone` gets a 390x844 touch screen."""
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: scripts/test installs axe-core with npm")
     shots = ARTIFACTS / re.sub(r"[^\w.-]+", "_", request.node.name)
     shutil.rmtree(shots, ignore_errors=True)
     shots.mkdir(parents=True)
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    phone = request.node.get_closest_marker("phone") is not None
+    context = browser.new_context(
+        viewport=PHONE if phone else DESKTOP, has_touch=phone, is_mobile=phone
+    )
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     watched = Browsing(page, server.url, shots)

@@ -117,6 +117,25 @@ def test_date_filter_returns_exactly_the_photos_taken_in_range(
     assert {r["path"] for r in results} == expected
 
 
+def test_filters_without_a_query_list_those_photos_by_date_a_page_at_a_time(
+    first_run: dict[str, Any], library: GeneratedLibrary, data_dir: Path
+) -> None:
+    expected = {str(p.path) for p in library.photos if p.camera and p.camera[0] == "Canon"}
+    pages = [as_json(pixseek(data_dir, "search", "--camera", "canon", "--limit", "25", "--json"))]
+    while pages[-1]["next"]:
+        more = ["--cursor", pages[-1]["next"], "--limit", "25", "--json"]
+        pages.append(as_json(pixseek(data_dir, "search", "--camera", "canon", *more)))
+    shown = [result for page in pages for result in page["results"]]
+    assert sorted(r["path"] for r in shown) == sorted(expected) and len(pages) > 1
+    taken = [r["payload"]["taken_at"] for r in shown]
+    assert taken == sorted(taken, reverse=True)
+    first_month = pages[0]["months"][0]
+    in_month = [t for t in taken if t.startswith(first_month["month"])]
+    assert first_month["photos"] == len(in_month)
+    oldest = as_json(pixseek(data_dir, "search", "--camera", "canon", "--oldest-first", "--json"))
+    assert oldest["results"][0]["payload"]["taken_at"] == min(taken)
+
+
 def test_like_finds_other_photos_and_leaves_the_example_out(
     first_run: dict[str, Any], library: GeneratedLibrary, data_dir: Path
 ) -> None:
@@ -206,7 +225,7 @@ def test_weights_that_cannot_be_downloaded_say_how_to_use_a_local_file(tmp_path:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["search"], "give a text, an image or a photo id"),
+        (["search", "--cursor", "nonsense"], "cursor 'nonsense' is not one a timeline page gave"),
         (["search", "x", "--after", "last tuesday"], "--after 'last tuesday' is not a date"),
         (["search", "beach -"], "a query term is empty"),
         (["search", "--like", "0c0ffee0-0000-0000-0000-000000000000"], "no indexed photo with id"),

@@ -154,3 +154,32 @@ def test_a_restart_waits_for_a_builder_still_running_before_it_removes_its_folde
     opener.join(30)
     assert opened and opened[0].count() == 10 and not building.exists()
     opened[0].close()
+
+
+def test_reads_during_a_swap_wait_for_the_new_shard_and_find_every_point(tmp_path: Path) -> None:
+    """A photo page opened while the HNSW was swapped in answered 404: retrieve saw the shard
+    empty for a moment. Reads now look under the lock the swap holds."""
+    index = filled(tmp_path / "index", 100)
+    wanted = str(uuid.UUID(int=3))
+    found: dict[str, int] = {}
+    reads = {
+        "retrieve": lambda: len(index.retrieve([wanted])),
+        "scroll": lambda: len(index.scroll(None, 50)[0]),
+        "lacking": lambda: len(index.lacking_vector("other", 50)[0]),
+        "search": lambda: len(index.search(VECTOR, np.ones(DIM, np.float32), SearchFilters(), 5)),
+    }
+    index.ensure_vector("other", 8)
+    with index._lock:  # as _build_aside does: the live shard taken out while the copy goes in
+        live, index._shard = index._shard, None
+        readers = [
+            threading.Thread(target=lambda n=name, r=read: found.__setitem__(n, r()))
+            for name, read in reads.items()
+        ]
+        for reader in readers:
+            reader.start()
+        time.sleep(0.3)  # every reader is now waiting on the lock, or has answered wrongly
+        index._shard = live
+    for reader in readers:
+        reader.join(10)
+    assert found == {"retrieve": 1, "scroll": 50, "lacking": 50, "search": 5}
+    index.close()

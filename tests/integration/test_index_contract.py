@@ -174,6 +174,30 @@ def _matching(index: VectorIndex, filters: SearchFilters) -> set[str]:
     return ids(index.search(VECTOR, unit(0), filters, limit=50))
 
 
+def test_facets_count_a_fields_values_among_the_filtered_points(index: VectorIndex) -> None:
+    _library(index)
+    assert dict(index.facet("folders", limit=50)) == {
+        "/": 4, "/lib": 3, "/lib/trips": 2, "/lib/home": 1, "/lib/trips/paris": 1, "/other": 1,
+    }  # fmt: skip
+    jpegs = SearchFilters(formats=("jpeg",))
+    assert dict(index.facet("camera_keys", jpegs)) == {"canon": 1, "canon eos 5d": 1}
+    assert index.facet("folders", limit=1) == [("/", 4)]  # most first
+
+
+def test_by_date_walks_the_filtered_points_in_the_order_they_were_taken(
+    index: VectorIndex,
+) -> None:
+    p = _library(index)
+    newest = [point.id for point in index.by_date(SearchFilters(), True, 10)]
+    assert newest == [p["july_apple"].id, p["midnight"].id, p["june_canon"].id]  # undated: out
+    oldest = index.by_date(SearchFilters(cameras=("canon",)), False, 10)
+    assert [point.id for point in oldest] == [p["june_canon"].id, p["midnight"].id]
+    assert oldest[0].payload["taken_at"] == "2021-06-01T10:00:00"
+    after = index.by_date(SearchFilters(), True, 10, start="2021-07-01T00:00:00")
+    assert [point.id for point in after] == [p["midnight"].id, p["june_canon"].id]  # included
+    assert [point.id for point in index.by_date(SearchFilters(), True, 1)] == newest[:1]
+
+
 def test_date_range_is_inclusive_from_and_exclusive_until(index: VectorIndex) -> None:
     p = _library(index)
     june = SearchFilters(taken_from="2021-06-01T00:00:00", taken_until="2021-07-01T00:00:00")

@@ -165,3 +165,31 @@ def test_a_killed_import_resumes_without_loss_or_duplicates(tmp_path: Path) -> N
     with Library(Settings(data_dir=data, model="pixseek-tiny")) as reopened:
         assert reopened.index.count() == len(lib.photos)
         assert reopened.catalog.status_counts()["indexed"] == len(lib.photos)
+
+
+def test_mpo_and_jpeg2000_are_read_and_other_files_are_skipped_with_why(
+    tmp_path: Path, library: Library
+) -> None:
+    root = tmp_path / "camera"
+    root.mkdir()
+    textured_rgb(41, (96, 64)).save(
+        root / "stereo.mpo", "MPO", save_all=True, append_images=[textured_rgb(42, (96, 64))]
+    )
+    textured_rgb(43, (96, 64)).save(root / "scan.jp2")
+    for name in ("clip.mp4", "IMG_0001.CR2", "notes.txt", "IMG_0001.xmp"):
+        (root / name).write_bytes(b"not read")
+    report = run(library, root)
+    assert (report["indexed"], report["failed"]) == (2, [])
+    assert {item["path"].rsplit("/", 1)[1]: item["reason"] for item in report["skipped"]} == {
+        "IMG_0001.CR2": "unsupported: camera RAW is not read yet (index its JPEG or an export)",
+        "IMG_0001.xmp": "unsupported: an editor's sidecar file",
+        "clip.mp4": "unsupported: a video, not a photo",
+        "notes.txt": "unsupported: .txt is not an image type pixseek reads",
+    }
+    formats = {
+        Path(path).name: library.index.retrieve([point_id(file_sha256(Path(path)))])[0].payload[
+            "format"
+        ]
+        for path in (root / "stereo.mpo", root / "scan.jp2")
+    }
+    assert formats == {"stereo.mpo": "jpeg", "scan.jp2": "jpeg2000"}

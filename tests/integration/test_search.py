@@ -17,7 +17,14 @@ from pixseek.errors import NotFoundError, QueryError
 from pixseek.indexing.ingest import Indexer, Ingester
 from pixseek.library import Library
 from pixseek.photos.identity import file_sha256, point_id
-from pixseek.search.search import MAX_LIMIT, QueryTerm, SearchRequest, SearchResult, search
+from pixseek.search.search import (
+    MAX_LIMIT,
+    QueryTerm,
+    SearchRequest,
+    SearchResult,
+    search,
+    search_page,
+)
 from pixseek.settings import Settings
 from tests.imagegen import ExifSpec, textured_rgb, write_image
 
@@ -176,6 +183,20 @@ def test_date_sorts_keep_only_hits_near_the_best_score(library: Library, photos:
     assert ids(find(library, terms=terms, sort="date_desc", cutoff=1.0)) == [photos.ids["a0"]]
 
 
+def test_a_date_sort_counts_what_its_cutoff_hides_and_a_cutoff_of_0_hides_nothing(
+    library: Library, photos: Photos
+) -> None:
+    terms = (image(photos, "a0"),)
+    everything = find(library, terms=terms, limit=100)
+    for cutoff, hidden in ((0.98, sum(r.score < 0.98 * everything[0].score for r in everything)),
+                           (0.0, 0)):  # fmt: skip
+        request = SearchRequest(terms, sort="date_desc", cutoff=cutoff, limit=100)
+        page = search_page(request, library.embedder, library.index)
+        assert hidden > 0 or cutoff == 0
+        assert page.hidden_by_cutoff == hidden
+        assert len(page.results) == len(everything) - hidden
+
+
 def test_date_sorts_page_through_the_sorted_candidates(library: Library, photos: Photos) -> None:
     request: dict[str, Any] = {"terms": [image(photos, "b0")], "cutoff": 0.01, "sort": "date_asc"}
     everything = ids(find(library, limit=30, **request))
@@ -200,7 +221,7 @@ def test_photos_without_a_date_come_last_in_score_order(library: Library, photos
         ({"terms": [QueryTerm("text", "x")], "limit": 0}, "limit must be between 1 and 1000"),
         ({"terms": [QueryTerm("text", "x")], "limit": MAX_LIMIT + 1}, "limit must be"),
         ({"terms": [QueryTerm("text", "x")], "offset": -1}, "offset must not be negative"),
-        ({"terms": [QueryTerm("text", "x")], "cutoff": 0.0}, "cutoff must be greater than 0"),
+        ({"terms": [QueryTerm("text", "x")], "cutoff": -0.1}, "cutoff must be from 0 to 1"),
         ({"terms": [QueryTerm("text", "x")], "cutoff": 1.5}, "cutoff must be"),
         ({"terms": [QueryTerm("text", "x")], "sort": "name"}, "sort must be one of"),
         (

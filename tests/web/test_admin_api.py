@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,11 @@ def spare(site: Site, index: int) -> Path:
     return sorted(site.spare.glob("*.jpg"))[index]
 
 
+def stored_copies(site: Site, sha: str) -> list[Path]:
+    """The files of the upload store holding this content (uploads/ab/<sha>/<name>)."""
+    return sorted(site.settings.uploads_dir.glob(f"*/{sha}/*"))
+
+
 def test_uploads_are_stored_by_content_indexed_and_searchable(site: Site, admin: Visitor) -> None:
     files = [spare(site, i) for i in range(3)]
     answer = upload(admin, *[(f.read_bytes(), f.name) for f in files])
@@ -50,7 +56,7 @@ def test_uploads_are_stored_by_content_indexed_and_searchable(site: Site, admin:
             "filename": path.name, "status": "queued", "id": point_id(sha), "sha256": sha,
             "duplicate_of": None, "reason": None,
         }  # fmt: skip
-        assert len(list(site.settings.uploads_dir.glob(f"*/{sha}.*"))) == 1
+        assert stored_copies(site, sha) == [site.settings.uploads_dir / sha[:2] / sha / path.name]
     job = site.wait_job(body["job"]["id"])
     assert (job.kind, job.state, job.done, job.failed) == ("upload", "done", 3, 0)
     for outcome in body["files"]:
@@ -58,12 +64,43 @@ def test_uploads_are_stored_by_content_indexed_and_searchable(site: Site, admin:
         assert photo.status_code == 200
         assert photo.json["payload"]["source"] == "upload"
         assert photo.json["width"] == 480
+        assert photo.json["filename"] == outcome["filename"], "an upload keeps its name"
 
     again = upload(admin, (files[0].read_bytes(), "renamed.jpg"))
     assert again.status_code == 202
     outcome = again.json["files"][0]
     assert (outcome["status"], again.json["job"]) == ("duplicate", None)
     assert outcome["duplicate_of"].startswith(str(site.settings.uploads_dir))
+
+
+def test_an_upload_without_a_capture_date_is_dated_by_its_modified_time(
+    site: Site, admin: Visitor, tmp_path: Path
+) -> None:
+    undated = write_image(tmp_path / "new_0.png", textured_rgb(31, (64, 48)))
+    modified_ms = 1_561_000_000_000  # 2019-06-20, 03:06:40 UTC
+    data = {"files": [(io.BytesIO(undated.read_bytes()), "new_0.png")],
+            "modified": [str(modified_ms)]}  # fmt: skip
+    answer = admin.post("/api/v1/uploads", data=data, content_type="multipart/form-data")
+    assert answer.status_code == 202, answer.text
+    site.wait_job(answer.json["job"]["id"])
+    photo = admin.get(f"/api/v1/images/{answer.json['files'][0]['id']}").json
+    assert photo["filename"] == "new_0.png"
+    local = datetime.fromtimestamp(modified_ms / 1000).isoformat(timespec="seconds")
+    assert photo["taken_at"] == local and photo["payload"]["taken_at_source"] == "file"
+    original = admin.get(photo["original_url"])
+    assert original.headers["Content-Disposition"] == "inline; filename=new_0.png"
+
+
+@pytest.mark.parametrize(
+    ("modified", "field"),
+    [(["yesterday"], "modified.0"), (["-5"], "modified.0"), (["1", "2"], "modified")],
+)
+def test_a_modified_time_that_is_no_time_is_refused_naming_it(
+    site: Site, admin: Visitor, modified: list[str], field: str
+) -> None:
+    data = {"files": [(io.BytesIO(spare(site, 7).read_bytes()), "x.jpg")], "modified": modified}
+    answer = admin.post("/api/v1/uploads", data=data, content_type="multipart/form-data")
+    assert_error(answer, 422, field)
 
 
 def test_a_photo_the_library_holds_is_a_duplicate_and_not_stored(
@@ -76,7 +113,7 @@ def test_a_photo_the_library_holds_is_a_duplicate_and_not_stored(
     assert outcome["status"] == "duplicate"
     assert outcome["duplicate_of"] == str(original)
     assert answer.json["job"] is None
-    assert not list(site.settings.uploads_dir.glob(f"*/{file_sha256(original)}.*"))
+    assert not stored_copies(site, file_sha256(original))
 
 
 def test_bad_files_fail_with_a_reason_beside_good_ones(site: Site, admin: Visitor) -> None:
@@ -106,7 +143,7 @@ def test_a_file_over_the_size_limit_is_refused(site: Site, admin: Visitor, tmp_p
         assert answer.status_code == 202, answer.text
         outcome = answer.json["files"][0]
         assert outcome["status"] == "failed" and "large" in outcome["reason"], outcome
-    assert not list(site.settings.uploads_dir.glob(f"*/{file_sha256(big)}.*"))
+    assert not stored_copies(site, file_sha256(big))
     # A request larger than every file at the limit together is cut off before it is read.
     whole = upload(admin, *[(big.read_bytes(), f"{i}.jpg") for i in range(UPLOAD_MAX_FILES)])
     assert_error(whole, 413)
@@ -128,7 +165,7 @@ def test_only_an_admin_uploads_and_a_session_needs_its_csrf_token(
     assert_error(upload(nobody, picture), 401)
     admin.csrf = None
     assert_error(upload(admin, picture), 403)
-    assert not list(site.settings.uploads_dir.glob(f"*/{file_sha256(spare(site, 8))}.*"))
+    assert not stored_copies(site, file_sha256(spare(site, 8)))
 
 
 def test_jobs_list_and_show(site: Site, viewer: Visitor) -> None:

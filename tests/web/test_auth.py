@@ -191,13 +191,16 @@ def test_a_viewer_token_cannot_make_tokens(site: Site, admin: Visitor) -> None:
     assert admin.delete(f"/api/v1/tokens/{made['id']}").status_code == 204
 
 
-def test_open_mode_makes_every_visitor_admin_and_still_checks_csrf(site: Site) -> None:
+def test_open_mode_makes_every_visitor_admin_and_checks_csrf_once_a_page_set_the_cookie(
+    site: Site,
+) -> None:
     settings = site.settings.model_copy(update={"auth": "auto", "host": "127.0.0.1"})
     app = create_app(settings, site.services)
     client = Visitor(app.test_client())
     assert client.get("/api/v1/me").json == {"user": "local", "role": "admin", "auth": False}
+    page = client.get("/").text  # the page's session cookie: from now on a browser
     assert_error(client.post("/api/v1/search", json={"query": "x"}), 403)
-    client.csrf = page_csrf(client.get("/").text)
+    client.csrf = page_csrf(page)
     assert client.post("/api/v1/search", json={"query": "x"}).status_code == 200
 
 

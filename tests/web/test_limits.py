@@ -90,7 +90,8 @@ def test_an_admin_upload_over_every_file_at_its_limit_is_refused_unread(
 ) -> None:
     token = make_token(site, "admin body", "admin")
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "multipart/form-data; b=x"}
-    most = site.settings.upload_max_files * (UPLOAD_MAX_BYTES + 4096)
+    # each file at its limit, and each part's headers (the file's and its `modified` time's)
+    most = site.settings.upload_max_files * (UPLOAD_MAX_BYTES + 2 * 4096)
     status, closed = declare_and_wait(served, "/api/v1/uploads", most + 1, headers)
     assert status.startswith("HTTP/1.1 413") and closed
 

@@ -116,10 +116,17 @@ def test_date_sorts_keep_the_results_above_the_cutoff(
     best = ranked[0]["score"]
     above = {r["id"] for r in ranked if r["score"] >= best - (1 - cutoff) * abs(best)}
     for sort, newest_first in (("date_desc", True), ("date_asc", False)):
-        dated = search(viewer, in_library(site, query="x", sort=sort, cutoff=cutoff))["results"]
+        answer = search(viewer, in_library(site, query="x", sort=sort, cutoff=cutoff))
+        dated = answer["results"]
         assert set(ids({"results": dated})) == above
+        assert answer["hidden_by_cutoff"] == len(ranked) - len(above), "the cut is counted"
         dates = [r["taken_at"] for r in dated]
         assert dates == sorted(dates, reverse=newest_first)
+
+
+def test_a_relevance_sort_hides_nothing_by_the_cutoff(site: Site, viewer: Visitor) -> None:
+    answer = search(viewer, in_library(site, query="x", cutoff=0.99))
+    assert answer["hidden_by_cutoff"] == 0 and len(answer["results"]) == LIBRARY_PHOTOS
 
 
 @pytest.mark.parametrize(
@@ -133,7 +140,7 @@ def test_date_sorts_keep_the_results_above_the_cutoff(
         ({"query": "   "}, "(body)"),
         ({"qurey": "typo"}, "qurey"),
         ({"query": "x", "sort": "best"}, "sort"),
-        ({"query": "x", "cutoff": 0}, "cutoff"),
+        ({"query": "x", "cutoff": -0.1}, "cutoff"),
         ({"query": "x", "filters": {"after": "last tuesday"}}, "filters.after"),
         ({"query": "x", "filters": {"before": "2021-13-40"}}, "filters.before"),
         ({"query": "x", "filters": {"shapes": ["round"]}}, "filters.shapes.0"),

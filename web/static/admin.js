@@ -166,7 +166,7 @@ async function refreshStatus() {
       { class: "stats" },
       stat("Photos", formatCount(s.points ?? 0), "in the index"),
       stat("Files indexed", formatCount(s.files_indexed ?? 0)),
-      stat("Failed", formatCount(s.files_failed ?? 0), s.files_failed ? "see pixseek stats" : null),
+      stat("Failed", formatCount(s.files_failed ?? 0), s.files_failed ? "listed with their jobs below" : null),
       stat("Files queued", formatCount(s.files_queued ?? 0)),
       stat("Queue pending", formatCount(status.queue?.pending ?? 0)),
       stat("Mode", status.mode || "—", s.backend || null),
@@ -226,6 +226,7 @@ const KINDS = {
   scan: "Scan",
   "model-switch": "Model switch",
   backup: "Backup",
+  eval: "Eval",
 };
 const jobElements = new Map(); // job id -> {el, parts}
 
@@ -234,7 +235,9 @@ function jobTitle(job) {
   const kind = KINDS[job.kind] || job.kind;
   if (job.kind === "reindex" && detail.scope) return `${kind} ${detail.scope}`;
   if (job.kind === "model-switch" && detail.to) return `${kind} to ${detail.to}`;
+  if (job.kind === "eval" && detail.copies) return `${kind} on ${plural(detail.copies, "photo")}`;
   if (job.kind === "upload" && Array.isArray(detail.paths)) return `${kind} of ${plural(detail.paths.length, "file")}`;
+  if (detail.retry_of && Array.isArray(detail.paths)) return `Retry of ${plural(detail.paths.length, "failed file")}`;
   if (Array.isArray(detail.paths) && detail.paths.length === 1) return `${kind} ${detail.paths[0]}`;
   if (Array.isArray(detail.paths)) return `${kind} of ${plural(detail.paths.length, "folder")}`;
   return kind;
@@ -252,11 +255,8 @@ function makeJob(job) {
     rate: h("span", { class: "job-rate" }),
     eta: h("span", { class: "job-eta" }),
     error: h("p", { class: "job-error error-text", hidden: true }),
-    failures: h("details", { class: "job-failures", hidden: true }),
-    failuresSummary: h("summary", {}),
-    failuresList: h("ul", { class: "plain-list failure-list" }),
+    failures: makeFailures(job.id),
   };
-  parts.failures.append(parts.failuresSummary, parts.failuresList);
   parts.cancel.addEventListener("click", () => cancelJob(job.id, parts.cancel));
   parts.bar.setAttribute("aria-label", "Progress");
   const el = h(
@@ -272,9 +272,9 @@ function makeJob(job) {
       parts.eta,
     ),
     parts.error,
-    parts.failures,
+    parts.failures.el,
   );
-  return { el, parts, failuresShown: -1 };
+  return { el, parts };
 }
 
 function updateJob(entry, job) {
@@ -308,7 +308,7 @@ function updateJob(entry, job) {
   parts.bar.setAttribute("aria-valuetext", `${processed} of ${total} (${percent} %)`);
 
   const rate = Number(job.images_per_second) || 0;
-  const counts = job.kind !== "backup"; // a backup is one step, not images
+  const counts = !["backup", "eval"].includes(job.kind); // steps, not images
   parts.rate.textContent = rate && counts ? `${rate.toFixed(rate < 10 ? 1 : 0)} images/s` : "";
   if (finished && job.started_at && job.finished_at) {
     parts.eta.textContent = `took ${formatDuration(job.finished_at - job.started_at)}`;
@@ -328,20 +328,88 @@ function updateJob(entry, job) {
   parts.error.hidden = !job.error;
   parts.error.textContent = job.error || "";
 
-  const failures = job.failures || [];
-  const failed = Math.max(Number(job.failed) || 0, failures.length);
-  parts.failures.hidden = failed === 0;
-  if (failed && entry.failuresShown !== failures.length) {
-    entry.failuresShown = failures.length;
-    parts.failuresSummary.textContent = `${plural(failed, "failure")}`;
-    parts.failuresList.replaceChildren(
-      ...failures.map((f) =>
+  updateFailures(parts.failures, job);
+}
+
+// ---------------------------------------------------------------- a job's failed files
+// Asked for when the job's "N failures" is opened, a page at a time, with Retry and a CSV.
+
+const FAILURES_PAGE = 20;
+
+function makeFailures(jobId) {
+  const button = (action, text, label) =>
+    h("button", { type: "button", class: "btn btn-small", "data-action": action, "aria-label": label }, text);
+  const view = {
+    el: h("details", { class: "job-failures", hidden: true }),
+    summary: h("summary", {}),
+    // it scrolls: a tab stop, so a keyboard can scroll it too
+    list: h("ul", { class: "plain-list failure-list", tabindex: "0", "aria-label": "Failed files" }),
+    range: h("span", { class: "muted failure-range", "aria-live": "polite" }),
+    previous: button("failures-previous", "Previous", "Previous failed files"),
+    next: button("failures-next", "Next", "Next failed files"),
+    retry: button("retry", "Retry", "Retry the failed files"),
+    csv: h("a", { class: "btn btn-small", href: `/api/v1/jobs/${encodeURIComponent(jobId)}/failures.csv`, download: "" }, "CSV"),
+    offset: 0,
+    total: -1,
+  };
+  view.csv.setAttribute("aria-label", "Download the failed files as CSV");
+  const tools = h("div", { class: "failure-tools" }, view.previous, view.range, view.next, view.retry, view.csv);
+  view.el.append(view.summary, view.list, tools);
+  view.el.addEventListener("toggle", () => view.el.open && loadFailures(jobId, view));
+  view.previous.addEventListener("click", () => {
+    view.offset = Math.max(0, view.offset - FAILURES_PAGE);
+    loadFailures(jobId, view);
+  });
+  view.next.addEventListener("click", () => {
+    view.offset += FAILURES_PAGE;
+    loadFailures(jobId, view);
+  });
+  view.retry.addEventListener("click", () => retryFailures(jobId, view.retry));
+  return view;
+}
+
+function updateFailures(view, job) {
+  const failed = Number(job.failed) || 0;
+  view.el.hidden = failed === 0;
+  view.summary.textContent = plural(failed, "failure");
+  view.retry.hidden = !FINISHED.has(job.state);
+  if (view.el.open && view.total !== failed) {
+    view.total = failed; // more failed while it was open: show them
+    loadFailures(job.id, view);
+  }
+}
+
+async function loadFailures(jobId, view) {
+  const query = `offset=${view.offset}&limit=${FAILURES_PAGE}`;
+  try {
+    const page = await api(`/jobs/${encodeURIComponent(jobId)}/failures?${query}`);
+    view.total = page.total;
+    view.list.replaceChildren(
+      ...page.failures.map((f) =>
         h("li", {}, h("span", { class: "path" }, f.path), h("span", { class: "muted" }, " — "), f.reason),
       ),
     );
-    if (failed > failures.length) {
-      parts.failuresList.append(h("li", { class: "muted" }, `…and ${failed - failures.length} more`));
-    }
+    const last = page.offset + page.failures.length;
+    const beyond = page.total > page.kept ? ` (${formatCount(page.total)} failed; the first ${formatCount(page.kept)} are kept)` : "";
+    view.range.textContent = page.failures.length ? `${page.offset + 1}–${last} of ${formatCount(page.kept)}${beyond}` : "";
+    view.previous.disabled = page.offset === 0;
+    view.next.disabled = last >= page.kept;
+  } catch (error) {
+    view.list.replaceChildren(h("li", { class: "error-text" }, `Failed files unavailable: ${errorText(error)}`));
+  }
+}
+
+async function retryFailures(jobId, button) {
+  showError(els.error, null);
+  button.disabled = true;
+  try {
+    const answer = await api(`/jobs/${encodeURIComponent(jobId)}/retry`, { method: "POST", body: {} });
+    toast(`Retrying ${plural(answer.job.detail.paths.length, "file")}`);
+    await loadJobs();
+  } catch (error) {
+    showError(els.error, error);
+  } finally {
+    button.disabled = false;
   }
 }
 
@@ -523,6 +591,13 @@ async function loadTokens() {
   );
 }
 
+// The Users card (admin-users.js) lists each user's tokens too: each side tells the other.
+const TOKENS_CHANGED = "pixseek:tokens-changed";
+const tokensChanged = () => document.dispatchEvent(new CustomEvent(TOKENS_CHANGED, { detail: { from: "tokens" } }));
+document.addEventListener(TOKENS_CHANGED, (event) => {
+  if (event.detail?.from !== "tokens" && els.tokenForm) loadTokens();
+});
+
 async function deleteToken(token, button) {
   showError(els.error, null);
   button.disabled = true;
@@ -530,6 +605,7 @@ async function deleteToken(token, button) {
     await api(`/tokens/${encodeURIComponent(token.id)}`, { method: "DELETE" });
     toast(`Token “${token.name}” deleted: scripts using it are refused from now on.`, { kind: "success" });
     await loadTokens();
+    tokensChanged();
     els.tokenName.focus();
   } catch (error) {
     showError(els.error, error);
@@ -548,12 +624,13 @@ els.tokenForm?.addEventListener("submit", async (event) => {
   els.tokenSubmit.disabled = true;
   try {
     const made = await api("/tokens", { method: "POST", body: { name, role: els.tokenRole.value } });
-    els.tokenCreatedTitle.textContent = `Token “${made.name}” (${made.role})`;
+    els.tokenCreatedTitle.textContent = `Token “${made.name}” of ${made.user} (${made.role})`;
     els.tokenValue.textContent = made.token;
     els.tokenCreated.hidden = false;
     els.tokenName.value = "";
     els.tokenCopy.focus();
     await loadTokens();
+    tokensChanged();
   } catch (error) {
     showError(els.error, error);
   } finally {

@@ -144,6 +144,7 @@ const ICONS = {
   external:
     '<path d="M14 4h6v6M20 4l-9 9M18 14v5a1 1 0 0 1-1 1H5a1 1 0 0 1-1-1V7a1 1 0 0 1 1-1h5"/>',
   upload: '<path d="M12 16V4m-5 5 5-5 5 5M4 15v4a1 1 0 0 0 1 1h14a1 1 0 0 0 1-1v-4"/>',
+  download: '<path d="M12 4v12m-5-5 5 5 5-5M4 15v4a1 1 0 0 0 1 1h14a1 1 0 0 0 1-1v-4"/>',
   filter:
     '<path d="M4 6h9M17 6h3M4 12h3M11 12h9M4 18h11M19 18h1"/><circle cx="15" cy="6" r="2"/><circle cx="9" cy="12" r="2"/><circle cx="17" cy="18" r="2"/>',
   pin: '<path d="M12 21s-7-6.2-7-11.2a7 7 0 0 1 14 0C19 14.8 12 21 12 21Z"/><circle cx="12" cy="9.8" r="2.5"/>',
@@ -330,7 +331,17 @@ export async function copyText(text) {
 
 // ---------------------------------------------------------------- photos
 
-const SOURCES = { exif: "from EXIF", file: "file modified time" };
+const SOURCES = {
+  exif: "from EXIF",
+  "exif:DateTimeOriginal": "from EXIF",
+  "exif:DateTimeDigitized": "EXIF date digitized",
+  "exif:DateTime": "EXIF date last changed",
+  "xmp:exif:DateTimeOriginal": "from XMP",
+  "xmp:photoshop:DateCreated": "from XMP",
+  "xmp:xmp:CreateDate": "XMP date created",
+  "iptc:DateCreated": "from IPTC",
+  file: "file modified time",
+};
 
 /** The photo's metadata as a <dl class="meta">: what the detail views show. */
 export function photoMetadata(photo) {
@@ -350,6 +361,10 @@ export function photoMetadata(photo) {
       source ? h("span", { class: "muted" }, ` · ${SOURCES[source] || source}`) : null,
     );
   }
+  add("Title", p.title || null);
+  add("Caption", p.description || null);
+  add("Keywords", Array.isArray(p.keywords) && p.keywords.length ? p.keywords.join(", ") : null);
+  add("By", p.artist || null);
   add("Camera", photo.camera || null);
   add("Lens", p.lens || null);
   if (photo.width && photo.height) {

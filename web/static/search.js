@@ -3,9 +3,12 @@
 import {
   api,
   errorText,
+  formatCount,
   formatDate,
+  formatDuration,
   h,
   icon,
+  isAdmin,
   isTyping,
   photoLabel,
   photoMetadata,
@@ -23,6 +26,7 @@ const SHRINK_ABOVE_BYTES = 3_000_000; // big camera files are scaled down before
 const SHRINK_TO_SIDE = 1600;
 const TEXT_FILTER_DELAY_MS = 700;
 const PHOTO_DRAG_TYPE = "application/x-pixseek-photo";
+const DEFAULT_CUTOFF = 0.9;
 const FILTER_KEYS = ["after", "before", "camera", "folder", "format", "shape"];
 
 const $ = (id) => document.getElementById(id);
@@ -48,6 +52,10 @@ const els = {
   cutoff: $("cutoff"),
   cutoffValue: $("cutoff-value"),
   cutoffField: $("cutoff-field"),
+  cutoffHelp: $("cutoff-help"),
+  cutoffNote: $("cutoff-note"),
+  cutoffHidden: $("cutoff-hidden"),
+  showAll: $("show-all"),
   refine: $("refine"),
   refineSearch: $("refine-search"),
   refineClear: $("refine-clear"),
@@ -57,6 +65,12 @@ const els = {
   info: $("results-info"),
   error: $("search-error"),
   empty: $("results-empty"),
+  emptyTitle: $("results-empty-title"),
+  emptyText: $("results-empty-text"),
+  indexing: $("indexing"),
+  indexingText: $("indexing-text"),
+  indexingSpinner: $("indexing-spinner"),
+  indexingRefresh: $("indexing-refresh"),
   welcome: $("welcome"),
   results: $("results"),
   more: $("results-more"),
@@ -82,7 +96,7 @@ const state = {
   photos: [], // {id, weight, thumb, label}
   filters: { after: "", before: "", camera: "", folder: "", format: "", shape: "", location: false },
   sort: "relevance",
-  cutoff: 0.9,
+  cutoff: 0.9, // date sorts: photos scoring at least this share of the best (0: every photo)
   collapse: true, // one photo per near-duplicate group, the rest as "+N similar"
   rerank: true, // image queries re-ranked by local features (the API's default too)
   ratings: new Map(), // photo id -> {vote: 1 | -1, thumb, label}
@@ -134,7 +148,7 @@ function fromParams(params, imageKeys = []) {
   const sort = params.get("sort");
   state.sort = ["date_desc", "date_asc"].includes(sort) ? sort : "relevance";
   const cutoff = Number.parseFloat(params.get("cutoff") || "");
-  state.cutoff = Number.isFinite(cutoff) ? Math.min(1, Math.max(0.5, cutoff)) : 0.9;
+  state.cutoff = Number.isFinite(cutoff) ? Math.min(1, Math.max(0, cutoff)) : DEFAULT_CUTOFF;
   state.collapse = params.get("all") !== "1";
   state.rerank = params.get("rerank") !== "0";
   const liked = params.getAll("liked");
@@ -191,7 +205,8 @@ function readControls() {
     location: els.location.checked,
   };
   state.sort = els.sort.value;
-  state.cutoff = Number.parseFloat(els.cutoff.value) || 0.9;
+  const cutoff = Number.parseFloat(els.cutoff.value);
+  state.cutoff = Number.isFinite(cutoff) ? cutoff : DEFAULT_CUTOFF;
   state.collapse = els.collapse.checked;
   state.rerank = els.rerank.checked;
 }
@@ -289,6 +304,7 @@ async function runSearch({ history: mode = "push", force = false } = {}) {
     results = [];
     nextOffset = null;
     renderResults();
+    showHiddenByCutoff(0);
     setBusy(false);
     els.info.textContent = "";
     els.welcome.hidden = false;
@@ -307,11 +323,14 @@ async function runSearch({ history: mode = "push", force = false } = {}) {
     if (seq !== searchSeq) return;
     shownBody = body;
     results = answer.results;
+    if (photosNow) photosAtLastSearch = new Map(photosNow); // else the first look sets it
+    showIndexing(activeJobs);
     known.clear();
     for (const photo of results) known.set(photo.id, photo);
     nextOffset = answer.next_offset;
     renderResults();
     renderInfo(answer.took_ms);
+    showHiddenByCutoff(answer.hidden_by_cutoff || 0);
     if (window.scrollY > els.results.offsetTop) window.scrollTo({ top: 0 });
   } catch (error) {
     if (error.name === "AbortError" || seq !== searchSeq) return;
@@ -320,6 +339,7 @@ async function runSearch({ history: mode = "push", force = false } = {}) {
     results = [];
     nextOffset = null;
     renderResults();
+    showHiddenByCutoff(0);
     els.info.textContent = "";
     els.empty.hidden = true;
     showError(els.error, error);
@@ -387,7 +407,7 @@ function resultTile(photo, index) {
     { class: "result tile", dataset: { id: photo.id, index: String(index) } },
     h(
       "button",
-      { type: "button", class: "thumb", "data-action": "open", title: label },
+      { type: "button", class: "thumb", "data-action": "open", title: label, tabindex: "-1" },
       h("img", {
         src: photo.thumbnail_url,
         alt: label,
@@ -407,8 +427,9 @@ function resultTile(photo, index) {
           type: "button",
           class: "btn btn-icon btn-overlay",
           "data-action": "more-like-this",
-          title: "More like this",
+          title: "More like this (this photo alone)",
           "aria-label": `More like ${name}`,
+          tabindex: "-1",
         },
         icon("similar", 18),
       ),
@@ -438,6 +459,7 @@ function similarBadge(photo) {
       class: "btn btn-small similar-badge",
       "data-action": "show-similar",
       title: "Near-duplicates of this photo: show every photo",
+      tabindex: "-1",
     },
     `+${count} similar`,
   );
@@ -454,6 +476,7 @@ function ratingButton(action, pressed, name, withText = false) {
       "aria-pressed": String(pressed),
       title: action === "like" ? "More like this one when refining" : "Fewer like this one",
       "aria-label": withText ? null : `${text} ${name}`,
+      tabindex: withText ? null : "-1", // in the grid: one tab stop, arrow keys inside (roving)
     },
     icon(action, 18),
     withText ? h("span", {}, text) : null,
@@ -462,8 +485,88 @@ function ratingButton(action, pressed, name, withText = false) {
 
 function renderResults() {
   els.results.replaceChildren(...results.map((photo, i) => resultTile(photo, i)));
-  els.empty.hidden = !(shownBody && results.length === 0);
+  rovingIndex = 0;
+  makeTabStop(0);
+  showEmpty();
   updateMore();
+}
+
+// ---------------------------------------------------------------- the grid's keyboard: one tab stop
+
+let rovingIndex = 0; // the tile whose thumb is the grid's one tab stop
+
+const tileThumbs = () => els.results.querySelectorAll(".result .thumb");
+
+function makeTabStop(index) {
+  const thumbs = tileThumbs();
+  if (!thumbs.length) return null;
+  const target = thumbs[Math.max(0, Math.min(index, thumbs.length - 1))];
+  for (const thumb of els.results.querySelectorAll('.result .thumb[tabindex="0"]'))
+    thumb.setAttribute("tabindex", "-1");
+  target.setAttribute("tabindex", "0");
+  rovingIndex = Number(target.closest(".result").dataset.index);
+  return target;
+}
+
+/** Tiles in one row of the grid, from where they are laid out. */
+function gridColumns() {
+  const tiles = els.results.children;
+  if (!tiles.length) return 1;
+  const top = tiles[0].offsetTop;
+  let columns = 0;
+  while (columns < tiles.length && tiles[columns].offsetTop === top) columns += 1;
+  return Math.max(1, columns);
+}
+
+function gridStep(key) {
+  const columns = gridColumns();
+  const count = els.results.children.length;
+  return {
+    ArrowLeft: -1,
+    ArrowRight: 1,
+    ArrowUp: -columns,
+    ArrowDown: columns,
+    Home: -rovingIndex,
+    End: count - 1 - rovingIndex,
+    PageUp: -columns * 3,
+    PageDown: columns * 3,
+  }[key];
+}
+
+els.results.addEventListener("keydown", (event) => {
+  if (event.altKey || event.ctrlKey || event.metaKey) return;
+  const step = gridStep(event.key);
+  if (step === undefined) return;
+  event.preventDefault();
+  const count = els.results.children.length;
+  const target = makeTabStop(Math.max(0, Math.min(count - 1, rovingIndex + step)));
+  target?.focus();
+  if (target && rovingIndex >= count - gridColumns() && autoLoad) loadMore();
+});
+
+els.results.addEventListener("focusin", (event) => {
+  const tile = event.target.closest(".result");
+  if (tile && event.target.classList.contains("thumb")) makeTabStop(Number(tile.dataset.index));
+});
+
+/**
+ * Nothing found: with no filter, no rating and no photo left out, a search finds every photo
+ * there is, so an empty answer means an empty library; say so rather than "No photos match".
+ */
+function showEmpty() {
+  const none = Boolean(shownBody) && results.length === 0;
+  els.empty.hidden = !none;
+  if (!none) return;
+  const body = shownBody;
+  const libraryEmpty = !body.filters && !body.feedback && !body.photos;
+  els.emptyTitle.textContent = libraryEmpty ? "Your library has no photos yet" : "No photos match";
+  els.emptyText.textContent = libraryEmpty
+    ? indexingActive
+      ? "Photos are being indexed: they appear here as they are ready."
+      : isAdmin()
+        ? "Upload photos, or index a folder with pixseek index FOLDER."
+        : "An admin adds photos by uploading them or indexing a folder."
+    : "Try other words, fewer filters, or a lower relevance cutoff.";
 }
 
 function renderInfo(tookMs) {
@@ -503,6 +606,67 @@ function rearmMore() {
   moreObserver.unobserve(els.more);
   if (nextOffset !== null && nextOffset !== undefined) moreObserver.observe(els.more);
 }
+
+// ---------------------------------------------------------------- indexing under way
+
+const INDEXING_KINDS = new Set(["index", "upload", "reindex", "reconcile"]);
+const ADDING_KINDS = new Set(["index", "upload", "reconcile"]); // these bring new photos
+const POLL_ACTIVE_MS = 1500;
+const POLL_IDLE_MS = 10_000;
+let indexingActive = false;
+let activeJobs = []; // the indexing jobs queued or running at the last look
+let photosAtLastSearch = null; // job id -> photos done when the results on screen were asked for
+let photosNow = null; // job id -> photos done at the last look (null before the first)
+
+/** "Indexing 32 of 150 · ETA 12 s" while jobs index, and "Refresh results" once new photos are
+ * in: the page asks the job list every few seconds (more often while something runs). */
+async function pollIndexing() {
+  let jobs = [];
+  try {
+    jobs = (await api("/jobs?limit=20")).jobs;
+  } catch {
+    // the next poll tries again; a search says what is wrong with the server
+  }
+  const indexing = jobs.filter((job) => INDEXING_KINDS.has(job.kind));
+  const active = indexing.filter((job) => job.state === "queued" || job.state === "running");
+  photosNow = new Map(indexing.filter((j) => ADDING_KINDS.has(j.kind)).map((j) => [j.id, j.done]));
+  if (photosAtLastSearch === null) photosAtLastSearch = new Map(photosNow);
+  activeJobs = active;
+  showIndexing(active);
+  setTimeout(pollIndexing, active.length ? POLL_ACTIVE_MS : POLL_IDLE_MS);
+}
+
+function showIndexing(active) {
+  const wasActive = indexingActive;
+  indexingActive = active.length > 0;
+  const total = active.reduce((sum, job) => sum + job.total, 0);
+  const done = active.reduce((sum, job) => sum + job.done + job.failed, 0);
+  const etas = active.map((job) => job.eta_seconds).filter((eta) => typeof eta === "number");
+  const eta = etas.length ? ` · ETA ${formatDuration(Math.max(...etas))}` : "";
+  const fresh = newPhotosSinceSearch();
+  els.indexingText.textContent = indexingActive
+    ? `Indexing ${formatCount(done)} of ${formatCount(total)}${eta}`
+    : fresh
+      ? `${plural(fresh, "new photo")} indexed since these results.`
+      : "";
+  els.indexingSpinner.hidden = !indexingActive;
+  els.indexingRefresh.hidden = !(fresh && shownBody);
+  els.indexing.hidden = !indexingActive && !(fresh && shownBody);
+  els.indexing.dataset.state = indexingActive ? "running" : fresh ? "new-photos" : "idle";
+  if (wasActive !== indexingActive) showEmpty();
+}
+
+function newPhotosSinceSearch() {
+  let fresh = 0;
+  for (const [id, done] of photosNow || []) {
+    fresh += Math.max(0, done - (photosAtLastSearch?.get(id) || 0));
+  }
+  return fresh;
+}
+
+els.indexingRefresh.addEventListener("click", () => {
+  runSearch({ history: "none", force: true });
+});
 
 // ---------------------------------------------------------------- chips: images and photos
 
@@ -651,6 +815,14 @@ async function addImageFiles(fileList) {
     }
     try {
       const data = await imageData(file);
+      if (!(await isReadablePicture(file, data))) {
+        const name = file.name || "The pasted image";
+        toast(`${name} cannot be searched by: it is not a picture pixseek can read.`, {
+          kind: "error",
+          timeout: 8000,
+        });
+        continue;
+      }
       imageCounter += 1;
       const term = {
         key: `img${Date.now().toString(36)}${imageCounter}`,
@@ -670,6 +842,28 @@ async function addImageFiles(fileList) {
   renderChips();
   readControls();
   runSearch({ force: true });
+}
+
+/**
+ * Whether a query image can be searched by: the browser decodes it, or (a format it cannot,
+ * such as HEIC) the server does. A broken file is refused here, so it never joins the query.
+ */
+async function isReadablePicture(file, data) {
+  if ("createImageBitmap" in window) {
+    try {
+      (await createImageBitmap(file)).close();
+      return true;
+    } catch {
+      // not decodable here: ask the server, which reads more formats
+    }
+  }
+  try {
+    await api("/search", { method: "POST", body: { images: [{ data }], limit: 1 } });
+    return true;
+  } catch (error) {
+    if (error.status === 422) return false;
+    throw error;
+  }
 }
 
 function addPhotoTerm(id, { replace = false } = {}) {
@@ -781,6 +975,8 @@ function onPhotoAction(action, photo, button) {
     openDetail(results, index < 0 ? 0 : index, button);
   } else if (action === "more-like-this") {
     moreLikeThis(photo);
+  } else if (action === "combine") {
+    moreLikeThis(photo, { combine: true });
   } else if (action === "like") {
     rate(photo.id, 1);
   } else if (action === "dislike") {
@@ -788,13 +984,25 @@ function onPhotoAction(action, photo, button) {
   }
 }
 
-function moreLikeThis(photo) {
+/**
+ * Search by this photo alone (filters and sort stay), or with combine, add it to the query
+ * (text, images, other photos and ratings stay).
+ */
+function moreLikeThis(photo, { combine = false } = {}) {
   known.set(photo.id, photo);
   if (els.detail.open) {
     restoreFocus = false;
+    leaveHistory = true; // the new search takes over the viewer's history entry
     els.detail.close();
   }
-  addPhotoTerm(photo.id, { replace: true });
+  if (!combine) {
+    els.query.value = "";
+    state.images = [];
+    state.ratings.clear();
+    state.feedback = null;
+    renderRefine();
+  }
+  addPhotoTerm(photo.id, { replace: !combine });
   // The tile that was clicked is about to go: keep the keyboard on the new query's chip.
   els.chips.querySelector('.chip[data-kind="photo"] button')?.focus({ preventScroll: true });
 }
@@ -822,25 +1030,72 @@ let detailIndex = -1;
 let detailOpener = null;
 let similarController = null;
 let restoreFocus = true;
+let leaveHistory = false; // closing without stepping back: a new search replaces the entry
+let closedByHistory = false; // closing because Back left the viewer's entry
 
-function openDetail(list, index, opener) {
+function openDetail(list, index, opener, { fromHistory = false } = {}) {
   if (!list.length || index < 0) return;
   detailList = list;
   detailIndex = index;
   if (!els.detail.open) {
     detailOpener = opener || document.activeElement;
     els.detail.showModal();
-    renderDetail();
+    renderDetail({ fromHistory });
     els.detailClose.focus();
     return;
   }
-  renderDetail();
+  renderDetail({ fromHistory });
 }
 
-function renderDetail() {
+/** The open photo has its own address (?photo=id over the search's): Back closes the viewer,
+ * and moving to another photo replaces the entry rather than adding one per photo. */
+function addressOfPhoto(id) {
+  const params = toParams();
+  params.set("photo", id);
+  return `${location.pathname}?${params}`;
+}
+
+function showPhotoInAddress(photo) {
+  const url = addressOfPhoto(photo.id);
+  if (new URLSearchParams(location.search).has("photo")) history.replaceState(history.state, "", url);
+  else history.pushState({ ...(history.state || {}), viewer: true }, "", url);
+}
+
+/** Close the viewer; its history entry goes with it (Back), unless the address came with it. */
+function closeDetail() {
+  if (els.detail.open) els.detail.close();
+}
+
+function leaveViewerEntry() {
+  if (history.state?.viewer) {
+    closedByHistory = true; // the popstate that follows finds the viewer already closed
+    history.back();
+  } else if (new URLSearchParams(location.search).has("photo")) {
+    updateAddress("replace"); // opened from a shared address: drop the photo from it
+  }
+}
+
+/** Open the viewer on the photo the address names: from the grid, else fetched alone. */
+async function openPhotoFromAddress(id) {
+  const index = results.findIndex((p) => p.id === id);
+  if (index >= 0) {
+    openDetail(results, index, null, { fromHistory: true });
+    return;
+  }
+  try {
+    const photo = await api(`/images/${encodeURIComponent(id)}`);
+    openDetail([photo], 0, null, { fromHistory: true });
+  } catch (error) {
+    toast(`That photo cannot be shown: ${errorText(error)}`, { kind: "error" });
+    updateAddress("replace");
+  }
+}
+
+function renderDetail({ fromHistory = false } = {}) {
   const photo = detailList[detailIndex];
   if (!photo) return;
   known.set(photo.id, photo);
+  if (!fromHistory) showPhotoInAddress(photo);
   const label = photoLabel(photo);
   const inGrid = detailList === results;
   const more = inGrid && nextOffset !== null && nextOffset !== undefined;
@@ -857,9 +1112,26 @@ function renderDetail() {
   els.detailActions.replaceChildren(
     h(
       "button",
-      { type: "button", class: "btn btn-primary", "data-action": "more-like-this" },
+      {
+        type: "button",
+        class: "btn btn-primary",
+        "data-action": "more-like-this",
+        title: "Search by this photo alone",
+      },
       icon("similar", 18),
       h("span", {}, "More like this"),
+    ),
+    h(
+      "button",
+      {
+        type: "button",
+        class: "btn",
+        "data-action": "combine",
+        title: "Add this photo to the search on screen (its words, images and ratings stay)",
+        hidden: !hasSomethingToSearch(shownBody || {}), // nothing on screen to combine with
+      },
+      icon("plus", 18),
+      h("span", {}, "Combine with my query"),
     ),
     ratingButton("like", vote === 1, photo.filename, true),
     ratingButton("dislike", vote === -1, photo.filename, true),
@@ -874,6 +1146,17 @@ function renderDetail() {
       },
       icon("external", 18),
       h("span", {}, "Original"),
+    ),
+    h(
+      "a",
+      {
+        class: "btn",
+        href: photo.original_url,
+        download: photo.filename || "",
+        title: photo.filename ? `Save the original as ${photo.filename}` : "Save the original",
+      },
+      icon("download", 18),
+      h("span", {}, "Download"),
     ),
     h(
       "a",
@@ -962,9 +1245,29 @@ async function moveDetail(step) {
 
 els.detailPrev.addEventListener("click", () => moveDetail(-1));
 els.detailNext.addEventListener("click", () => moveDetail(1));
-els.detailClose.addEventListener("click", () => els.detail.close());
+els.detailClose.addEventListener("click", closeDetail);
 els.detail.addEventListener("click", (event) => {
-  if (event.target === els.detail) els.detail.close(); // the backdrop
+  if (event.target === els.detail) closeDetail(); // the backdrop
+});
+
+// Swipe left or right on a touch screen: the next or previous photo.
+const SWIPE_MIN_PX = 50;
+let swipeStart = null;
+els.detailFigure.addEventListener(
+  "touchstart",
+  (event) => {
+    const touch = event.touches.length === 1 ? event.touches[0] : null;
+    swipeStart = touch ? { x: touch.clientX, y: touch.clientY } : null;
+  },
+  { passive: true },
+);
+els.detailFigure.addEventListener("touchend", (event) => {
+  const touch = event.changedTouches[0];
+  if (!swipeStart || !touch) return;
+  const dx = touch.clientX - swipeStart.x;
+  const dy = touch.clientY - swipeStart.y;
+  swipeStart = null;
+  if (Math.abs(dx) >= SWIPE_MIN_PX && Math.abs(dx) > 1.5 * Math.abs(dy)) moveDetail(dx < 0 ? 1 : -1);
 });
 document.addEventListener("keydown", (event) => {
   if (!els.detail.open || isTyping(event) || event.altKey || event.ctrlKey || event.metaKey) return;
@@ -983,6 +1286,12 @@ els.detailActions.addEventListener("click", (event) => {
 });
 els.detail.addEventListener("close", () => {
   similarController?.abort();
+  if (leaveHistory || closedByHistory) {
+    leaveHistory = false;
+    closedByHistory = false;
+  } else {
+    leaveViewerEntry();
+  }
   const again = restoreFocus;
   restoreFocus = true;
   if (!again) {
@@ -1058,11 +1367,40 @@ for (const input of [els.camera, els.folder]) {
 els.cutoff.addEventListener("input", showCutoff);
 els.cutoff.addEventListener("change", filtersChanged);
 
+/** The slider in plain words: how close to the best match a photo must be to be shown. */
+function cutoffWords(cutoff) {
+  if (cutoff <= 0) return "every match";
+  return `${Math.round(cutoff * 100)} % as good as the best`;
+}
+
 function showCutoff() {
   const dated = els.sort.value !== "relevance";
+  const cutoff = Number.parseFloat(els.cutoff.value);
   els.cutoffField.hidden = !dated;
-  els.cutoffValue.textContent = Number.parseFloat(els.cutoff.value).toFixed(2);
+  els.cutoffValue.textContent = cutoffWords(cutoff);
+  els.cutoff.setAttribute("aria-valuetext", cutoffWords(cutoff));
+  els.cutoffHelp.textContent =
+    cutoff <= 0
+      ? "Sorted by date, every photo that matches at all is shown."
+      : `Sorted by date, only photos matching at least ${Math.round(cutoff * 100)} % as well ` +
+        "as the best one are shown. Slide left for looser matches.";
 }
+
+/** "12 less relevant photos hidden · Show all": a date sort never drops photos silently. */
+function showHiddenByCutoff(hidden) {
+  const dated = shownBody && shownBody.sort !== "relevance";
+  els.cutoffNote.hidden = !(dated && hidden > 0);
+  if (els.cutoffNote.hidden) return;
+  els.cutoffHidden.textContent =
+    `${plural(hidden, "less relevant photo")} ${hidden === 1 ? "is" : "are"} hidden ` +
+    `by the relevance cutoff (${cutoffWords(state.cutoff)}).`;
+}
+
+els.showAll.addEventListener("click", () => {
+  els.cutoff.value = "0";
+  showCutoff();
+  filtersChanged();
+});
 
 function showFilterCount() {
   const count = activeFilterCount();
@@ -1150,11 +1488,24 @@ document.addEventListener("dragend", () => {
 });
 
 window.addEventListener("popstate", (event) => {
-  if (els.detail.open) els.detail.close();
-  fromParams(new URLSearchParams(location.search), event.state?.images || []);
-  writeControls();
-  runSearch({ history: "none", force: true });
-  nameUnknownPhotos();
+  const params = new URLSearchParams(location.search);
+  const photo = params.get("photo");
+  params.delete("photo");
+  const sameSearch = params.toString() === toParams().toString();
+  if (els.detail.open && (!photo || !sameSearch)) {
+    closedByHistory = true; // Back (or Forward) left the viewer: not another step back
+    els.detail.close();
+  } else {
+    closedByHistory = false;
+  }
+  if (!sameSearch) {
+    fromParams(params, event.state?.images || []);
+    writeControls();
+    runSearch({ history: "none", force: true }).then(() => photo && openPhotoFromAddress(photo));
+    nameUnknownPhotos();
+  } else if (photo && !els.detail.open) {
+    openPhotoFromAddress(photo);
+  }
 });
 
 /** Photo terms that came from the address know only their id: ask for their file names. */
@@ -1178,10 +1529,15 @@ async function nameUnknownPhotos() {
 
 // ---------------------------------------------------------------- start
 
-fromParams(new URLSearchParams(location.search), history.state?.images || []);
+const startParams = new URLSearchParams(location.search);
+const startPhoto = startParams.get("photo");
+fromParams(startParams, history.state?.images || []);
 writeControls();
-runSearch({ history: "replace", force: true });
+runSearch({ history: startPhoto ? "none" : "replace", force: true }).then(() => {
+  if (startPhoto) openPhotoFromAddress(startPhoto);
+});
 nameUnknownPhotos();
+pollIndexing();
 if (!state.q && !state.photos.length && !state.images.length && !state.feedback) {
   els.query.focus({ preventScroll: true });
 }

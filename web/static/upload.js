@@ -1,8 +1,8 @@
-// The upload page: each file its own request (so each shows its bytes), three at a time; then
-// the indexing job of each is followed until its photo is searchable.
+// The upload page: the files added at once go in one request (up to the server's limit of files
+// per request), so they make one indexing job; each file's bar shows its share of the bytes
+// sent. The job is then followed until the photos are searchable.
 import { csrfToken, errorText, formatBytes, goToLogin, h, icon, plural, api } from "./common.js";
 
-const PARALLEL = 3;
 const POLL_MS = 1000;
 const $ = (id) => document.getElementById(id);
 const els = {
@@ -14,21 +14,30 @@ const els = {
   clear: $("upload-clear"),
 };
 
-const rows = []; // {file, el, bar, text, state, id, jobId}
-const waiting = [];
+const rows = []; // {file, el, bar, text, state, id, sha256, jobId}
+const batches = []; // rows sent in one request: one indexing job
 const jobs = new Map(); // job id -> rows it indexes
-let active = 0;
+let sending = false;
 let polling = false;
+const limits = {
+  files: Number(els.dropzone.dataset.maxFiles) || 500,
+  bytes: Number(els.dropzone.dataset.maxBytes) || Infinity,
+};
 const FINAL = new Set(["done", "duplicate", "failed"]);
 
 function addFiles(fileList) {
-  const files = [...(fileList || [])];
-  for (const file of files) {
+  const batch = [];
+  for (const file of [...(fileList || [])]) {
     const row = makeRow(file);
     rows.push(row);
-    waiting.push(row);
     els.list.append(row.el);
+    if (file.size > limits.bytes) {
+      setState(row, "failed", `Larger than this server takes (${formatBytes(limits.bytes)} a file).`);
+    } else {
+      batch.push(row);
+    }
   }
+  for (let i = 0; i < batch.length; i += limits.files) batches.push(batch.slice(i, i + limits.files));
   pump();
   summarize();
 }
@@ -65,7 +74,7 @@ function makeRow(file) {
     ),
   );
   bar.setAttribute("aria-label", `Upload of ${file.name}`);
-  return { file, el, bar, text, state: "uploading", id: null, jobId: null };
+  return { file, el, bar, text, state: "uploading", id: null, sha256: null, jobId: null };
 }
 
 function setState(row, state, ...message) {
@@ -81,42 +90,63 @@ function setState(row, state, ...message) {
 }
 
 function pump() {
-  while (active < PARALLEL && waiting.length) send(waiting.shift());
+  if (sending || !batches.length) return;
+  sending = true;
+  send(batches.shift());
 }
 
-function send(row) {
-  active += 1;
-  setState(row, "uploading", "uploading…");
+function send(batch) {
+  for (const row of batch) setState(row, "uploading", "waiting…");
   const xhr = new XMLHttpRequest();
   xhr.open("POST", "/api/v1/uploads");
   xhr.setRequestHeader("X-CSRF-Token", csrfToken());
   xhr.setRequestHeader("Accept", "application/json");
   xhr.upload.addEventListener("progress", (event) => {
-    if (!event.lengthComputable) return;
-    row.bar.max = event.total;
-    row.bar.value = event.loaded;
-    const percent = Math.floor((event.loaded / event.total) * 100);
-    row.text.textContent = `uploading… ${percent} %`;
+    if (event.lengthComputable) spreadProgress(batch, event.loaded, event.total);
   });
+  const failAll = (message) => {
+    for (const row of batch) setState(row, "failed", message);
+  };
   const finish = () => {
-    active -= 1;
+    sending = false;
     pump();
   };
   xhr.addEventListener("load", () => {
     finish();
-    received(row, xhr);
+    received(batch, xhr);
   });
   xhr.addEventListener("error", () => {
     finish();
-    setState(row, "failed", "The upload did not reach the server (network error).");
+    failAll("The upload did not reach the server (network error).");
   });
   xhr.addEventListener("abort", () => {
     finish();
-    setState(row, "failed", "The upload was cancelled.");
+    failAll("The upload was cancelled.");
   });
   const form = new FormData();
-  form.append("files", row.file, row.file.name);
+  for (const row of batch) form.append("files", row.file, row.file.name);
+  // when each was last changed: the date of a photo that has no capture date (the server's field)
+  for (const row of batch) {
+    form.append("modified", String(Math.max(0, Math.round(row.file.lastModified || 0))));
+  }
   xhr.send(form);
+}
+
+// The files go in order: the bytes sent so far (less the form's framing, spread evenly) fill
+// the first files' bars, then the next one's.
+function spreadProgress(batch, loaded, total) {
+  const sizes = batch.map((row) => row.file.size);
+  const sum = sizes.reduce((a, b) => a + b, 0);
+  const sent = total ? (loaded * sum) / total : 0;
+  let start = 0;
+  batch.forEach((row, i) => {
+    const part = Math.min(Math.max(sent - start, 0), sizes[i]);
+    start += sizes[i];
+    row.bar.max = sizes[i] || 1;
+    row.bar.value = part;
+    const percent = Math.floor((part / (sizes[i] || 1)) * 100);
+    row.text.textContent = percent >= 100 ? "sent" : part > 0 ? `uploading… ${percent} %` : "waiting…";
+  });
 }
 
 function parse(xhr) {
@@ -131,24 +161,29 @@ function photoLink(id, text) {
   return h("a", { href: `/photos/${encodeURIComponent(id)}`, class: "inline-link" }, text);
 }
 
-function received(row, xhr) {
+function received(batch, xhr) {
   const body = parse(xhr);
   if (xhr.status === 401) {
-    setState(row, "failed", "Your session has ended: log in again.");
+    for (const row of batch) setState(row, "failed", "Your session has ended: log in again.");
     goToLogin();
     return;
   }
   if (xhr.status < 200 || xhr.status >= 300) {
     const message = body?.error?.message || `${xhr.status} ${xhr.statusText || "error"}`;
-    setState(row, "failed", errorText({ message, details: body?.error?.details || [] }));
+    const details = body?.error?.details || [];
+    for (const row of batch) setState(row, "failed", errorText({ message, details }));
     return;
   }
-  const outcome = body?.files?.[0];
+  batch.forEach((row, i) => receivedFile(row, body?.files?.[i], body?.job));
+}
+
+function receivedFile(row, outcome, job) {
   if (!outcome) {
     setState(row, "failed", "The server's answer named no file.");
     return;
   }
   row.id = outcome.id;
+  row.sha256 = outcome.sha256;
   if (outcome.status === "duplicate") {
     setState(
       row,
@@ -162,7 +197,6 @@ function received(row, xhr) {
     setState(row, "failed", outcome.reason || "The server refused this file.");
   } else {
     setState(row, "queued", "indexing…");
-    const job = body.job;
     if (job?.id) {
       row.jobId = job.id;
       if (!jobs.has(job.id)) jobs.set(job.id, []);
@@ -212,10 +246,12 @@ function jobUpdate(jobId, job) {
   jobs.delete(jobId);
   const failures = job.failures || [];
   for (const row of waitingRows) {
-    if (job.state === "done" && (job.failed === 0 || job.done > 0 || !failures.length)) {
+    // a failed file is named by its stored path, which holds its content hash
+    const failure = failures.find((f) => row.sha256 && f.path.includes(row.sha256));
+    if (job.state === "done" && !failure) {
       setState(row, "done", "searchable now · ", photoLink(row.id, "view"));
     } else if (job.state === "done") {
-      setState(row, "failed", `indexing failed: ${failures[0].reason}`);
+      setState(row, "failed", `indexing failed: ${failure.reason}`);
     } else if (job.state === "cancelled") {
       setState(row, "failed", "indexing was cancelled (the file is stored: a rescan indexes it)");
     } else {

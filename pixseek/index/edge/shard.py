@@ -154,8 +154,6 @@ class EdgeIndex:
     def lacking_vector(
         self, name: str, limit: int, start: str | None = None
     ) -> tuple[list[StoredPoint], str | None]:
-        if self._shard is None:
-            return [], None
         request = qe.ScrollRequest(
             offset=start,
             limit=limit,
@@ -163,21 +161,23 @@ class EdgeIndex:
             with_payload=True,
             with_vector=False,
         )
-        with self._lock:
-            records, following = self._require().scroll(request)
+        with self._lock:  # checked under the lock: a swap empties _shard for a moment
+            if self._shard is None:
+                return [], None
+            records, following = self._shard.scroll(request)
         points = [stored_point(r.id, r.payload, None, None) for r in records]
         return points, str(following) if following is not None else None
 
     def scroll(
         self, vector: str | None, limit: int, start: str | None = None
     ) -> tuple[list[StoredPoint], str | None]:
-        if self._shard is None:
-            return [], None
         request = qe.ScrollRequest(
             offset=start, limit=limit, with_payload=True, with_vector=[vector] if vector else False
         )
-        with self._lock:
-            records, following = self._require().scroll(request)
+        with self._lock:  # checked under the lock: a swap empties _shard for a moment
+            if self._shard is None:
+                return [], None
+            records, following = self._shard.scroll(request)
         points = [stored_point(r.id, r.payload, r.vector, vector) for r in records]
         return points, str(following) if following is not None else None
 
@@ -196,11 +196,13 @@ class EdgeIndex:
 
     def retrieve(self, point_ids: Sequence[str], vector: str | None = None) -> list[StoredPoint]:
         point_ids = valid_point_ids(point_ids)
-        if not point_ids or self._shard is None:
+        if not point_ids:
             return []
         with_vector: bool | list[str] = [vector] if vector else False
-        with self._lock:
-            records = self._require().retrieve(list(point_ids), True, with_vector)
+        with self._lock:  # checked under the lock: a swap empties _shard for a moment
+            if self._shard is None:
+                return []
+            records = self._shard.retrieve(list(point_ids), True, with_vector)
         return [stored_point(r.id, r.payload, r.vector, vector) for r in records]
 
     def search(
@@ -261,6 +263,31 @@ class EdgeIndex:
         request = qe.CountRequest(exact=True, filter=edge_filter(filters))
         with self._lock:
             return int(self._shard.count(request)) if self._shard is not None else 0
+
+    def facet(
+        self, field: str, filters: SearchFilters | None = None, limit: int = 100
+    ) -> list[tuple[str, int]]:
+        request = qe.FacetRequest(key=field, limit=limit, exact=True, filter=edge_filter(filters))
+        with self._lock:
+            if self._shard is None:
+                return []
+            found = self._shard.facet(request)
+        return [(str(hit.value), int(hit.count)) for hit in found.hits]
+
+    def by_date(
+        self, filters: SearchFilters, newest_first: bool, limit: int, start: str | None = None
+    ) -> list[StoredPoint]:
+        direction = qe.Direction.Desc if newest_first else qe.Direction.Asc
+        order = qe.OrderBy(key="taken_at", direction=direction, start_from=start)
+        request = qe.ScrollRequest(
+            limit=limit, filter=edge_filter(filters), with_payload=True, with_vector=False,
+            order_by=order,
+        )  # fmt: skip
+        with self._lock:
+            if self._shard is None:
+                return []
+            records, _ = self._shard.scroll(request)
+        return [stored_point(r.id, r.payload, None, None) for r in records]
 
     def indexed_fraction(self) -> float:
         """The share of points already in the HNSW (1.0 when none need it); below 1 searches

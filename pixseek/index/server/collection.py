@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -199,6 +200,21 @@ class QdrantServerIndex:
         points = [stored_point(r.id, r.payload, r.vector, vector) for r in records]
         return points, str(following) if following is not None else None
 
+    def by_date(
+        self, filters: SearchFilters, newest_first: bool, limit: int, start: str | None = None
+    ) -> list[StoredPoint]:
+        collection = self.layout.active()
+        if collection is None or not self.client.collection_exists(collection):
+            return []
+        direction = models.Direction.DESC if newest_first else models.Direction.ASC
+        since = datetime.fromisoformat(start) if start else None
+        order = models.OrderBy(key="taken_at", direction=direction, start_from=since)
+        records, _ = self.client.scroll(
+            collection, scroll_filter=server_filter(filters), limit=limit, with_payload=True,
+            with_vectors=False, order_by=order,
+        )  # fmt: skip
+        return [stored_point(r.id, r.payload, None, None) for r in records]
+
     def drop_vector(self, name: str) -> None:
         collection = self.layout.collection_for(name)
         if self.client.collection_exists(collection):
@@ -287,6 +303,17 @@ class QdrantServerIndex:
             return 0
         result = self.client.count(collection, count_filter=server_filter(filters), exact=True)
         return int(result.count)
+
+    def facet(
+        self, field: str, filters: SearchFilters | None = None, limit: int = 100
+    ) -> list[tuple[str, int]]:
+        collection = self.layout.active()
+        if collection is None or not self.client.collection_exists(collection):
+            return []
+        found = self.client.facet(
+            collection, key=field, facet_filter=server_filter(filters), limit=limit, exact=True
+        )
+        return [(str(hit.value), int(hit.count)) for hit in found.hits]
 
     def save_to(self, directory: Path) -> dict[str, Any]:
         """A snapshot of the collection searches use, made on the server and downloaded."""

@@ -16,8 +16,9 @@ import pytest
 import torch
 
 from embed import Embedder, parse_model_spec
-from embed.export import MANIFEST, export_root
-from embed.runtime import PARITY_MIN_COSINE, cosines
+from embed.device import cpu_has_vnni
+from embed.export import MANIFEST, cached_export, export_root, quantized
+from embed.runtime import PARITY_MIN_COSINE, cosines, onnx_tower
 from tests.imagegen import textured_rgb
 
 TINY = parse_model_spec("pixseek-tiny")
@@ -123,3 +124,17 @@ def test_without_onnxruntime_pytorch_runs(tmp_path: Path) -> None:
     assert not export_root(tmp_path).exists(), "nothing exported without the runtime"
     plain = Embedder(TINY, device="cpu", engine="torch").embed_images([textured_rgb(3)])
     np.testing.assert_allclose(np.array(found["vector"]), plain[0], atol=1e-6)
+
+
+def test_int8_weights_are_signed_with_vnni_and_unsigned_without(cache: Path) -> None:
+    assert cpu_has_vnni("flags\t: fpu avx2 avx512f avx512_vnni") and cpu_has_vnni("flags: avx_vnni")
+    assert not cpu_has_vnni("flags\t: fpu sse4_2 avx2 avx512f avx512bw")
+    model = Embedder(TINY, device="cpu", engine="torch").load().model
+    side = int(model.visual.image_size[0])
+    export = cached_export(model, "pixseek-tiny--none", side, export_root(cache))
+    pixels = torch.rand(4, 3, side, side)
+    exact = onnx_tower(export.path("image"), "image", "fp32", False).run(pixels)
+    for signed, name in ((True, "image-int8.onnx"), (False, "image-int8u8.onnx")):
+        path = quantized(export, "image", signed_weights=signed)
+        assert path.name == name
+        assert cosines(onnx_tower(path, "image", "int8", False).run(pixels), exact).min() > 0.99

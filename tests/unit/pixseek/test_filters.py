@@ -38,3 +38,9 @@ def test_a_bound_past_the_last_day_is_a_query_error() -> None:
     with pytest.raises(QueryError, match="before '9999-12-31' is out of range"):
         build_filters(before="9999-12-31")
     assert build_filters(after="9999-12-31").taken_from == "9999-12-31T00:00:00"
+
+
+def test_a_folder_name_is_kept_for_search_to_match_against_the_librarys_folders() -> None:
+    assert folder_path("trips") == "trips"
+    assert folder_path(" ./2019//japan/ ") == "2019/japan"
+    assert build_filters(folders=["trips", "/photos/home"]).folders == ("trips", "/photos/home")

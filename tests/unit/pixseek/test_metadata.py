@@ -57,7 +57,7 @@ def test_exif_date_with_offset(tmp_path: Path) -> None:
     meta = _read(_write(tmp_path, ExifSpec(taken="2021:06:01 12:30:45", offset="+02:00")))
     assert meta.taken_at == "2021-06-01T12:30:45"
     assert meta.taken_at_offset == "+02:00"
-    assert meta.taken_at_source == "exif"
+    assert meta.taken_at_source == "exif:DateTimeOriginal"
 
 
 def test_exif_date_without_offset(tmp_path: Path) -> None:
@@ -65,14 +65,14 @@ def test_exif_date_without_offset(tmp_path: Path) -> None:
     assert (meta.taken_at, meta.taken_at_offset, meta.taken_at_source) == (
         "2021-06-01T12:30:45",
         None,
-        "exif",
+        "exif:DateTimeOriginal",
     )
 
 
 @pytest.mark.parametrize("taken", ["2021-06-01 12:30:45", "2021:06:01 12:30:45\x00  "])
 def test_tolerated_date_spellings(tmp_path: Path, taken: str) -> None:
     meta = _read(_write(tmp_path, ExifSpec(taken=taken)))
-    assert (meta.taken_at, meta.taken_at_source) == ("2021-06-01T12:30:45", "exif")
+    assert (meta.taken_at, meta.taken_at_source) == ("2021-06-01T12:30:45", "exif:DateTimeOriginal")
 
 
 @pytest.mark.parametrize("taken", ["0000:00:00 00:00:00", "not a date", "    :  :     :  :  "])
@@ -85,11 +85,13 @@ def test_unusable_date_falls_back_to_file_mtime(tmp_path: Path, taken: str) -> N
 
 def test_date_digitized_then_ifd0_datetime(tmp_path: Path) -> None:
     digitized = _write(tmp_path, ExifSpec(extra={TAG_DATETIME_DIGITIZED: "2019:02:03 04:05:06"}))
-    assert _read(digitized).taken_at == "2019-02-03T04:05:06"
+    assert (_read(digitized).taken_at, _read(digitized).taken_at_source) == (
+        "2019-02-03T04:05:06", "exif:DateTimeDigitized",
+    )  # fmt: skip
     exif = build_exif(ExifSpec())
     exif[TAG_DATETIME] = "2018:07:08 09:10:11"
     meta = _read(_write_exif(tmp_path, exif, "ifd0.jpg"))
-    assert (meta.taken_at, meta.taken_at_source) == ("2018-07-08T09:10:11", "exif")
+    assert (meta.taken_at, meta.taken_at_source) == ("2018-07-08T09:10:11", "exif:DateTime")
 
 
 def test_original_date_wins_and_offset_time_is_the_fallback_offset(tmp_path: Path) -> None:

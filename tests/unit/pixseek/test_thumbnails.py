@@ -16,6 +16,7 @@ from pixseek.photos.thumbnails import (
     PREVIEW_SIZE,
     SIZES,
     decode_side_for,
+    grid_thumbnail,
     thumbnail_path,
     write_thumbnails,
 )
@@ -41,6 +42,20 @@ def _sizes(paths: dict[str, Path]) -> dict[str, tuple[int, int]]:
 
 def _files(folder: Path) -> list[str]:
     return sorted(path.name for path in folder.rglob("*") if path.is_file())
+
+
+def test_the_grid_thumbnail_of_a_decode_is_written_and_its_picture_answered(
+    tmp_path: Path,
+) -> None:
+    decode = textured_rgb(5, (1000, 750))
+    grid = grid_thumbnail(decode, SHA, tmp_path / "made")
+    assert grid.size == (320, 240) and decode.size == (1000, 750)
+    written = thumbnail_path(tmp_path / "made", SHA, "grid")
+    expected = write_thumbnails(decode, SHA, tmp_path / "as-before", ("grid",))["grid"]
+    assert written.read_bytes() == expected.read_bytes(), "the same file as write_thumbnails"
+    assert _files(tmp_path / "made") == [f"{SHA}-grid.webp"]
+    small = textured_rgb(6, (200, 150))
+    assert grid_thumbnail(small, SHA, tmp_path / "small").size == (200, 150), "never enlarged"
 
 
 def test_only_the_named_thumbnails_are_written(tmp_path: Path) -> None:

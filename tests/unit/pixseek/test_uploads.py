@@ -50,7 +50,7 @@ def test_an_image_is_stored_by_its_content_hash(
     sha = hashlib.sha256(data).hexdigest()
     stored = store_upload(io.BytesIO(data), tmp_path / "uploads", 10 * MB, PIXELS)
     assert stored.sha256 == sha and stored.format == name and stored.created
-    assert stored.path == tmp_path / "uploads" / sha[:2] / f"{sha}{suffix}"
+    assert stored.path == tmp_path / "uploads" / sha[:2] / sha / f"{sha}{suffix}"  # no name
     assert stored.path.read_bytes() == data
     assert files_in(tmp_path / "uploads") == [stored.path]
 
@@ -65,6 +65,49 @@ def test_the_same_content_twice_keeps_the_first_file(tmp_path: Path) -> None:
     other = store_upload(io.BytesIO(image_bytes("PNG", seed=2)), tmp_path, 10 * MB, PIXELS)
     assert other.created and other.path != first.path
     assert len(files_in(tmp_path)) == 2
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("new_0.jpg", "new_0.jpg"),
+        ("IMG_0042.JPEG", "IMG_0042.JPEG"),
+        ("Été à la plage.jpg", "Été à la plage.jpg"),
+        ("../../etc/cron.d/job.jpg", "job.jpg"),
+        ("C:\\Users\\me\\holiday.jpg", "holiday.jpg"),
+        (".hidden.jpg", "hidden.jpg"),  # a scan skips hidden files
+        ("line\nbreak.jpg", "linebreak.jpg"),
+        ("really-a-jpeg.png", "really-a-jpeg.png.jpg"),  # the suffix of its real type
+        ("no suffix", "no suffix.jpg"),
+        ("...", "{sha}.jpg"),
+        ("x" * 300 + ".jpg", "x" * 200 + ".jpg"),
+    ],
+)
+def test_an_upload_keeps_the_name_it_was_sent_with_cleaned(
+    tmp_path: Path, sent: str, kept: str
+) -> None:
+    data = image_bytes("JPEG")
+    sha = hashlib.sha256(data).hexdigest()
+    stored = store_upload(io.BytesIO(data), tmp_path, 10 * MB, PIXELS, name=sent)
+    assert stored.path == tmp_path / sha[:2] / sha / kept.format(sha=sha)
+    assert stored.path.read_bytes() == data
+
+
+def test_the_same_content_under_another_name_is_the_first_file(tmp_path: Path) -> None:
+    data = image_bytes("PNG")
+    first = store_upload(io.BytesIO(data), tmp_path, 10 * MB, PIXELS, name="first.png")
+    again = store_upload(io.BytesIO(data), tmp_path, 10 * MB, PIXELS, name="second.png")
+    assert (first.created, again.created) == (True, False)
+    assert again.path == first.path and files_in(tmp_path) == [first.path]
+
+
+def test_the_browsers_last_modified_time_becomes_the_files_time(tmp_path: Path) -> None:
+    modified = 1_560_000_000.0  # June 2019
+    data = image_bytes("PNG")
+    stored = store_upload(io.BytesIO(data), tmp_path, 10 * MB, PIXELS, "a.png", modified)
+    assert stored.path.stat().st_mtime == modified
+    again = store_upload(io.BytesIO(data), tmp_path, 10 * MB, PIXELS, "b.png", modified + 9)
+    assert again.path.stat().st_mtime == modified, "a copy stored already keeps its time"
 
 
 def test_the_type_comes_from_the_content_not_the_name(tmp_path: Path) -> None:

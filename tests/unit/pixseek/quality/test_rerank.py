@@ -9,12 +9,16 @@ import pytest
 from PIL import Image
 
 from pixseek.index.base import Hit
+from pixseek.photos.identity import perceptual_hashes
+from pixseek.photos.thumbnails import grid_thumbnail
 from pixseek.search.rerank import (
     INLIER_SATURATION,
     MIN_INLIERS,
     FeatureFiles,
+    OrbMatcher,
     Reranker,
     geometry_score,
+    grey_for_features,
     store_features,
 )
 from pixseek.search.search import QueryTerm, SearchRequest
@@ -40,6 +44,25 @@ def test_kept_features_come_back_as_written_and_stay_within_the_budget(tmp_path:
     assert files.path(SHA) == tmp_path / "ab" / f"{SHA}-orb.npz"
     assert files.path(SHA).stat().st_size <= 20_000  # the issue's budget per photo
     assert files.read("cd" * 32) is None
+
+
+@pytest.mark.parametrize("size", [(512, 600), (1000, 1170)])
+def test_the_grid_thumbnail_gives_ingest_the_features_and_hashes_of_the_decode(
+    tmp_path: Path, size: tuple[int, int]
+) -> None:
+    """Ingest takes them of the grid thumbnail's picture, not of the decode again: the same
+    hashes, and features that agree (identical where the decode is under 640 px, as a
+    drafted camera JPEG's is)."""
+    decode = photo().resize(size, Image.Resampling.LANCZOS)
+    grid = grid_thumbnail(decode, SHA, tmp_path)
+    assert perceptual_hashes(grid) == perceptual_hashes(decode)
+    matcher = OrbMatcher()
+    before = matcher.features(grey_for_features(decode))
+    after = matcher.features(grey_for_features(grid))
+    assert len(after.points) == len(before.points) == 400
+    if max(size) < 2 * 320:
+        assert np.array_equal(after.descriptors, before.descriptors)
+    assert matcher.inliers(after, before) >= 0.9 * 400
 
 
 def test_a_feature_file_name_from_a_request_cannot_leave_the_thumbs_folder(tmp_path: Path) -> None:
