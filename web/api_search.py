@@ -15,6 +15,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -134,7 +135,7 @@ class Filters(BaseModel):
     )
     formats: list[FormatName] = Field(default_factory=list, max_length=20)
     shapes: list[Literal["landscape", "portrait", "square"]] = Field(default_factory=list)
-    has_location: bool | None = None
+    has_location: StrictBool | None = None
 
     @field_validator("after", "before")
     @classmethod
@@ -170,12 +171,14 @@ class SearchBody(BaseModel):
     offset: int = Field(0, ge=0)
     rerank: bool = Field(
         True,
+        strict=True,
         description="image and 'more like this' queries: re-rank the best 50 candidates by "
         "local features and geometry (on by default: it raised Recall@1 on cropped, rotated "
         "and perspective copies; docs/quality.md)",
     )
     collapse: bool = Field(
         True,
+        strict=True,
         description="show one photo per near-duplicate group; the others are listed in the "
         "result's `similar`",
     )

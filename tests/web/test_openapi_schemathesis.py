@@ -48,7 +48,7 @@ from tests.web.conftest import (
 from tests.web.photos import write_jpegs
 
 SEED = 20240611
-MAX_EXAMPLES = int(os.environ.get("PIXSEEK_TEST_SCHEMATHESIS_EXAMPLES", "100"))
+MAX_EXAMPLES = int(os.environ.get("PIXSEEK_TEST_SCHEMATHESIS_EXAMPLES", "75"))
 # Valid by the schema, yet refused for what no schema can say: a query image that does not
 # decode, a query term weighted 0, a model name that loads nothing here, more photos to copy
 # for an eval than the library holds, a timeline cursor no page gave (any text fits the
