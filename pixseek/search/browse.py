@@ -19,7 +19,7 @@ from datetime import datetime
 from pixseek.errors import QueryError
 from pixseek.index.base import SearchFilters, StoredPoint, VectorIndex
 from pixseek.search.folders import resolve_folder_names
-from pixseek.search.search import MAX_LIMIT, SearchResult
+from pixseek.search.search import MAX_LIMIT, SearchResult, first_path
 
 MAX_CURSOR = 4096  # bytes of an encoded cursor: anything longer is not one this module made
 
@@ -81,7 +81,7 @@ def browse(
     if start is not None:
         points = _after_seen(points, start)
     page = points[:limit]
-    results = [SearchResult(p.id, 0.0, _first_path(p.payload), p.payload) for p in page]
+    results = [SearchResult(p.id, 0.0, first_path(p.payload), p.payload) for p in page]
     following = _next_cursor(page, start) if len(page) == limit else None
     return Timeline(results, _months(index, filters, page), following)
 
@@ -115,8 +115,3 @@ def _within(filters: SearchFilters, month: str) -> SearchFilters:
         taken_from=max(filter(None, [filters.taken_from, f"{month}-01T00:00:00"])),
         taken_until=min(filter(None, [filters.taken_until, f"{following}-01T00:00:00"])),
     )
-
-
-def _first_path(payload: dict[str, object]) -> str | None:
-    paths = payload.get("paths")
-    return str(paths[0]) if isinstance(paths, list) and paths else None

@@ -135,7 +135,7 @@ def search_page(
         hits = sort_by_date(candidates, request.sort, request.cutoff)
         hidden = len(candidates) - len(hits)
         hits = hits[request.offset : request.offset + request.limit]
-    results = [SearchResult(h.id, h.score, _first_path(h.payload), h.payload) for h in hits]
+    results = [SearchResult(h.id, h.score, first_path(h.payload), h.payload) for h in hits]
     return SearchPage(results, hidden)
 
 
@@ -324,6 +324,7 @@ def _replace_exclusions(filters: SearchFilters, ids: tuple[str, ...]) -> SearchF
     return replace(filters, exclude_ids=tuple(dict.fromkeys(filters.exclude_ids + ids)))
 
 
-def _first_path(payload: dict[str, Any]) -> str | None:
+def first_path(payload: dict[str, Any]) -> str | None:
+    """The first path of a photo's payload; None when it has none."""
     paths = payload.get("paths") or []
     return str(paths[0]) if paths else None
