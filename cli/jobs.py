@@ -88,9 +88,10 @@ def get_job(store: JobStore, job_id: str) -> Job:
 def job_line(job: Job) -> str:
     eta = job.eta_seconds()
     eta_text = f", ETA {eta:.0f} s" if eta else ""
+    skipped = f", {job.skipped} skipped" if job.skipped else ""
     return (
         f"{job.id}  {job.kind:<9} {job.state:<9} {job.done + job.failed}/{job.total} "
-        f"({job.failed} failed), {job.images_per_second():.1f} img/s{eta_text}"
+        f"({job.failed} failed{skipped}), {job.images_per_second():.1f} img/s{eta_text}"
     )
 
 

@@ -21,6 +21,7 @@ from cli.backup import (
 from cli.db import db_group, migrate_catalog_command
 from cli.jobs import follow, job_line, jobs_group
 from cli.model import model_group, run_with_progress
+from cli.ocr import ocr_command
 from cli.quality import duplicates_command, eval_command
 from cli.serve import serve, worker
 from cli.submit import submit_index
@@ -153,6 +154,14 @@ def _show_skipped(skipped: list[tuple[str, str]], listed: int = 20) -> None:
 @click.option(
     "--has-location/--no-location", default=None, help="Only photos with (or without) GPS."
 )
+@click.option("--near", metavar="LAT,LON,KM", help="Only photos within KM kilometres of a point.")
+@click.option(
+    "--box", metavar="LAT,LON,LAT,LON", help="Only photos inside the box between two corners."
+)
+@click.option(
+    "--place", "places", multiple=True,
+    help="City, region or country, any case: 'tokyo', 'japan' (repeatable: any).",
+)  # fmt: skip
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--offset", default=0, type=click.IntRange(0))
 @click.option("--min-score", type=float, help="Leave out results scoring below this.")
@@ -286,11 +295,30 @@ def _filters(
     formats: tuple[str, ...],
     shapes: tuple[str, ...],
     has_location: bool | None,
+    near: str | None = None,
+    box: str | None = None,
+    places: tuple[str, ...] = (),
 ) -> SearchFilters:
     try:
-        return build_filters(after, before, cameras, folders, formats, shapes, has_location)
+        return build_filters(
+            after, before, cameras, folders, formats, shapes, has_location,
+            _numbers(near, 3, "near"), _numbers(box, 4, "box"), places,
+        )  # fmt: skip
     except QueryError as exc:
         raise QueryError(f"--{exc}") from None
+
+
+def _numbers(text: str | None, count: int, name: str) -> tuple[float, ...] | None:
+    """ "35.68,139.69,10" as a tuple of count floats; None when not given."""
+    if text is None:
+        return None
+    try:
+        numbers = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        numbers = ()
+    if len(numbers) != count:
+        raise QueryError(f"{name} {text!r} is not {count} numbers separated by commas")
+    return numbers
 
 
 def _photo_id(value: str) -> str:
@@ -303,7 +331,8 @@ def _print_results(results: list[SearchResult]) -> None:
     for result in results:
         taken = (result.payload.get("taken_at") or "")[:10]
         camera = result.payload.get("camera_model") or ""
-        click.echo(f"{result.score:6.3f}  {result.path}  {taken}  {camera}  [{result.id}]")
+        matched = f"  ({', '.join(result.matched)})" if result.matched else ""
+        click.echo(f"{result.score:6.3f}  {result.path}  {taken}  {camera}{matched}  [{result.id}]")
 
 
 main.add_command(jobs_group)
@@ -318,4 +347,5 @@ main.add_command(migrate_catalog_command)
 main.add_command(serve)
 main.add_command(eval_command)
 main.add_command(duplicates_command)
+main.add_command(ocr_command)
 main.add_command(worker)

@@ -16,6 +16,7 @@ from pixseek.quality.marks import DistinctMarks
 from pixseek.quality.report import plot, table
 from pixseek.quality.run import EvalRequest, run_eval
 from pixseek.quality.transforms import TRANSFORMS
+from pixseek.quality.wordeval import evaluate_words, word_queries, words_table
 from pixseek.settings import Settings
 from pixseek.store.modelstate import model_id
 
@@ -74,6 +75,11 @@ def _names(allowed: tuple[str, ...]) -> Any:
 @click.option("--precision", default="fp32,int8", show_default=True,
               help="Embedding precisions to compare (int8: on a CPU).")  # fmt: skip
 @click.option("--no-rerank", is_flag=True, help="Leave spatial re-ranking out of the comparison.")
+@click.option(
+    "--words", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='Text search instead: JSON Lines {"text", "kind", "relevant": [file names]} run on the '
+    "library's index by the picture, by the words, and fused.",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write Recall@K curves per configuration to this PNG.")  # fmt: skip
@@ -83,11 +89,16 @@ def eval_command(
     settings: Settings, folder: Path | None, queries: Path | None, corpus: tuple[Path, ...],
     copies: int | None, seed: int, transforms: str, distractors: int, out: Path | None,
     models: tuple[str, ...], ef: str, quantization: str, precision: str, no_rerank: bool,
-    as_json: bool, plot_path: Path | None,
+    words: Path | None, as_json: bool, plot_path: Path | None,
 ) -> None:  # fmt: skip
     """Measure search quality (Recall@K, mAP, MRR, nDCG, latency) of several configurations on
     a labelled FOLDER (a subfolder per group), a --queries file, or --copies of library photos.
     Builds temporary indexes in its own folder; the library's index is only read."""
+    if words is not None:
+        with Library(settings) as library:
+            found = evaluate_words(library, word_queries(words))
+        click.echo(json.dumps(found, indent=2) if as_json else words_table(found))
+        return
     plan = Plan(
         efs=_numbers(ef),
         quantizations=_names(QUANTIZATIONS)(quantization),

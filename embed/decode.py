@@ -21,8 +21,10 @@ import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError, features
 from PIL.JpegImagePlugin import JpegImageFile
 
+from embed import libtiff
 from embed.errors import ImageDecodeError
 from embed.memory import decode_budget
+from embed.raw import is_raw, open_raw
 
 # Pillow's own default bomb threshold (Image.MAX_IMAGE_PIXELS); Pillow only warns there and
 # errors at twice that, but a picture this large is never worth decoding for a search index.
@@ -71,8 +73,9 @@ _register_lock = threading.Lock()
 def register_optional_formats() -> list[str]:
     """Register decoders for formats Pillow lacks natively; safe to call any number of times.
 
-    HEIC/HEIF comes from pillow_heif when it is installed; AVIF is native in Pillow >= 11.3.
-    Returns the names of the extra formats now readable, e.g. ["heif", "avif"].
+    HEIC/HEIF comes from pillow_heif when it is installed, JPEG XL from pillow_jxl
+    (pillow-jxl-plugin); AVIF is native in Pillow >= 11.3. Returns the names of the extra
+    formats now readable, e.g. ["heif", "avif", "jxl"]. Also keeps libtiff quiet (embed.libtiff).
     """
     global _optional_formats
     if _optional_formats is None:
@@ -83,12 +86,15 @@ def register_optional_formats() -> list[str]:
 
 
 def _register_formats() -> tuple[str, ...]:
+    libtiff.install()  # libtiff's messages into failure reasons, not onto stderr
     found = []
     if _register_heif():
         found.append("heif")
     # features.check() warns about names it does not know, as older Pillows do not know avif
     if "avif" in features.modules and features.check_module("avif"):
         found.append("avif")
+    if _register_jxl():
+        found.append("jxl")
     return tuple(found)
 
 
@@ -101,27 +107,37 @@ def _register_heif() -> bool:
     return True
 
 
+def _register_jxl() -> bool:
+    try:
+        import pillow_jxl  # noqa: F401  (importing it registers the JXL plugin)
+    except (ImportError, OSError):
+        return False
+    return True
+
+
 def open_image(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
     """Open an image lazily: the header is parsed, no pixel is decoded yet.
 
     source is a path, the file's bytes or a binary file object (left open; Pillow needs it
-    until decode_rgb). Raises ImageDecodeError when the file cannot be read, is empty, is not
-    an image Pillow can identify, or has more than max_pixels pixels.
+    until decode_rgb). A path with a camera RAW suffix is read through LibRaw (embed/raw.py).
+    Raises ImageDecodeError when the file cannot be read, is empty, is not an image Pillow
+    can identify, or has more than max_pixels pixels.
     """
     register_optional_formats()
     if isinstance(source, (bytes, bytearray, memoryview)):
         source = io.BytesIO(source)
-    try:
-        with _quiet_pillow():
-            image = Image.open(source)
-    except UnidentifiedImageError as exc:
-        raise ImageDecodeError(_unidentified_message(source)) from exc
-    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
-        raise ImageDecodeError(f"cannot open file: {exc.strerror or exc}") from exc
-    except Image.DecompressionBombError as exc:
-        raise _too_large_for_pillow(exc) from exc
-    except _CORRUPT_DATA_ERRORS as exc:
-        raise ImageDecodeError(f"truncated or corrupt image data: {exc}") from exc
+    with libtiff.messages() as said:
+        try:
+            with _quiet_pillow():
+                image = open_raw(source) if is_raw(source) else Image.open(source)
+        except UnidentifiedImageError as exc:
+            raise ImageDecodeError(_unidentified_message(source)) from exc
+        except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
+            raise ImageDecodeError(f"cannot open file: {exc.strerror or exc}") from exc
+        except Image.DecompressionBombError as exc:
+            raise _too_large_for_pillow(exc) from exc
+        except _CORRUPT_DATA_ERRORS as exc:
+            raise ImageDecodeError(_corrupt_message(exc, said)) from exc
     try:
         _check_pixels(image.size, max_pixels)
     except ImageDecodeError:
@@ -291,13 +307,20 @@ def _draft(image: Image.Image, min_side: int) -> None:
 
 @contextmanager
 def _decoding_errors() -> Iterator[None]:
-    try:
-        with _quiet_pillow():
-            yield
-    except Image.DecompressionBombError as exc:
-        raise _too_large_for_pillow(exc) from exc
-    except _CORRUPT_DATA_ERRORS as exc:
-        raise ImageDecodeError(f"truncated or corrupt image data: {exc}") from exc
+    with libtiff.messages() as said:
+        try:
+            with _quiet_pillow():
+                yield
+        except Image.DecompressionBombError as exc:
+            raise _too_large_for_pillow(exc) from exc
+        except _CORRUPT_DATA_ERRORS as exc:
+            raise ImageDecodeError(_corrupt_message(exc, said)) from exc
+
+
+def _corrupt_message(exc: BaseException, libtiff_said: list[str]) -> str:
+    """Pillow's words, and libtiff's where it said more ("decoder error -2" alone says little)."""
+    said = f" (libtiff: {'; '.join(libtiff_said)})" if libtiff_said else ""
+    return f"truncated or corrupt image data: {exc}{said}"
 
 
 def _upright(image: Image.Image) -> Image.Image:

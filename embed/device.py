@@ -4,8 +4,10 @@ On the CPU, PIXSEEK_PRECISION=auto starts in fp32 and moves to a faster precisio
 precision check (embed/agreement.py) finds it agrees with fp32 on the library's photos:
 int8 everywhere (VNNI makes it 2.6x fp32 in ONNX Runtime here), bf16 where the CPU has AMX tiles
 (measured with ViT-B-32, batch 64, 2 cores: 147 img/s bf16 against 29 fp32 with AMX; one with
-AVX-512 bf16 but no AMX embeds 14.5 img/s in bf16 against 25.8 in fp32, so it is no candidate
-for images there).
+AVX-512 bf16 but no AMX embeds 14.5 img/s in bf16 against 25.8 in fp32; with torch 2.14.1 it
+embeds 30-36 img/s in bf16, still behind ONNX Runtime int8's 37-40 there, and torch's threads
+would compete with the decode threads the image tower's ONNX Runtime session leaves room for,
+so it is no candidate for images there).
 """
 
 from __future__ import annotations

@@ -58,19 +58,21 @@ def onnxruntime_available() -> bool:
     return True
 
 
-def onnx_session(path: Path) -> Any:
-    """An ONNX Runtime CPU session on the model at path (its threads: one per core, like
-    torch's)."""
+def onnx_session(path: Path, threads: int | None = None) -> Any:
+    """An ONNX Runtime CPU session on the model at path (its threads: as given, else one per
+    core, like torch's)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = torch.get_num_threads()
+    options.intra_op_num_threads = threads or torch.get_num_threads()
     options.log_severity_level = 3  # errors only: its warnings are advice for its developers
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def onnx_tower(path: Path, tower: str, precision: str, cut: bool) -> Tower:
-    session = onnx_session(path)
+def onnx_tower(
+    path: Path, tower: str, precision: str, cut: bool, threads: int | None = None
+) -> Tower:
+    session = onnx_session(path, threads)
     name = session.get_inputs()[0].name
 
     def run(batch: torch.Tensor) -> np.ndarray:

@@ -154,6 +154,7 @@ class Library:
                     device=self.settings.device,
                     precision=self.settings.precision,
                     engine=self.settings.engine,
+                    decode_threads=self.settings.decode_threads,
                     cache_dir=str(self.settings.model_cache_dir)
                     if self.settings.model_cache_dir
                     else None,

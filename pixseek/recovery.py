@@ -4,9 +4,9 @@ on every room (jobs, ops, switch), so it lives above them.
 
 - claims of the dead process go back to the queue, files whose point went missing are queued
   again, and every job with queued files is to be resumed (jobs/runner.py reconcile);
-- the only process (the embedded mode, worker None) also ends the backups and evals its dead
-  run left and resumes a model switch, whose next step lived in its memory; a server's broker
-  still holds those;
+- the only process (the embedded mode, worker None) also ends the backups, evals and OCR
+  jobs its dead run left and resumes a model switch, whose next step lived in its memory; a
+  server's broker still holds those;
 - a changed PIXSEEK_MODEL asks for a switch to it, once.
 """
 
@@ -21,6 +21,7 @@ from pixseek.library import Library
 from pixseek.ops.backup import abandon_backup_jobs
 from pixseek.quality.evaljob import abandon_eval_jobs
 from pixseek.switch.modelswitch import Step, Walk, resume, switch_from_settings
+from pixseek.switch.ocrfill import abandon_ocr_jobs
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ def plan_recovery(
     if worker is None:
         abandon_backup_jobs(jobs)
         abandon_eval_jobs(jobs)
+        abandon_ocr_jobs(jobs)
         unfinished = resume(library, jobs)
         if unfinished is not None:
             steps.append(unfinished)

@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     claim_lease: int = Field(default=300, ge=10, le=86_400)  # seconds a worker's claim lasts
     backup_dir: Path | None = None  # where backups go; unset: DATA_DIR/backups
     backup_keep: int = Field(default=7, ge=1, le=10_000)  # newest backups kept there
+    # text in pictures read at ingest into the payload's ocr_text (Tesseract; pixseek/photos/ocr.py)
+    ocr: Literal["on", "off"] = "off"
 
     @field_validator("model")
     @classmethod

@@ -6,14 +6,16 @@ still tells them apart, and each can carry EXIF orientation, capture date, camer
 
 from __future__ import annotations
 
+import io
 import random
 import struct
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 EXIF_IFD = 0x8769
 GPS_IFD = 0x8825
@@ -58,6 +60,18 @@ def textured_rgb(seed: int, size: tuple[int, int] = (96, 64)) -> Image.Image:
         base[y0:y1, x0:x1] = rng.uniform(0, 255, size=3)
     base += rng.normal(0, 12, size=base.shape)
     return Image.fromarray(np.clip(base, 0, 255).astype(np.uint8), "RGB")
+
+
+def text_rgb(text: str, size: tuple[int, int] = (480, 120), font_size: int = 48) -> Image.Image:
+    """Black text rendered in DejaVu Sans Bold (matplotlib's copy) on white, for OCR."""
+    import matplotlib  # loaded only by the tests that draw text
+
+    font_path = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans-Bold.ttf"
+    image = Image.new("RGB", size, "white")
+    ImageDraw.Draw(image).text(
+        (20, 30), text, fill="black", font=ImageFont.truetype(font_path, font_size)
+    )
+    return image
 
 
 def marker_rgb(size: tuple[int, int] = (60, 40)) -> Image.Image:
@@ -116,6 +130,84 @@ def write_image(
         kwargs["quality"] = quality
     image.save(path, **kwargs)
     return path
+
+
+def write_dng(
+    path: Path,
+    image: Image.Image,
+    preview: Image.Image | None = None,
+    make: str = "Pixseek",
+    model: str = "Test DNG",
+    taken: str = "2021:05:04 10:20:30",
+    orientation: int = 1,
+) -> Path:
+    """A camera RAW file LibRaw reads: a DNG whose raw data is image as a 12-bit RGGB Bayer
+    mosaic, with camera, date and orientation in IFD0, and optionally a JPEG preview (IFD0,
+    the raw data then in a SubIFD, as cameras and Adobe write them)."""
+    import tifffile
+
+    rgb = np.asarray(image.convert("RGB"), dtype=np.uint16) * 16
+    mosaic = np.empty(rgb.shape[:2], np.uint16)
+    mosaic[0::2, 0::2] = rgb[0::2, 0::2, 0]
+    mosaic[0::2, 1::2] = rgb[0::2, 1::2, 1]
+    mosaic[1::2, 0::2] = rgb[1::2, 0::2, 1]
+    mosaic[1::2, 1::2] = rgb[1::2, 1::2, 2]
+    # XYZ to linear sRGB, in 1/10000ths: the camera sees sRGB's primaries
+    xyz_to_srgb = (32406, -15372, -4986, -9689, 18758, 415, 557, -2040, 10570)
+    colours = tuple(v for value in xyz_to_srgb for v in (value, 10000))
+    camera = [
+        (50706, "B", 4, (1, 4, 0, 0), True),  # DNGVersion
+        (50707, "B", 4, (1, 1, 0, 0), True),  # DNGBackwardVersion
+        (50708, "s", 0, f"{make} {model}", True),  # UniqueCameraModel
+        (50721, "2i", 9, colours, True),  # ColorMatrix1
+        (50778, "H", 1, 21, True),  # CalibrationIlluminant1: D65
+        (50728, "2I", 3, (1, 1, 1, 1, 1, 1), True),  # AsShotNeutral
+        (TAG_MAKE, "s", 0, make, True),
+        (TAG_MODEL, "s", 0, model, True),
+        (0x0132, "s", 0, taken, True),  # DateTime
+        (TAG_ORIENTATION, "H", 1, orientation, True),
+    ]
+    cfa = [
+        (33421, "H", 2, (2, 2), True),  # CFARepeatPatternDim
+        (33422, "B", 4, (0, 1, 1, 2), True),  # CFAPattern: RGGB
+        (50717, "I", 1, 4095, True),  # WhiteLevel
+        (50714, "I", 1, 0, True),  # BlackLevel
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tifffile.TiffWriter(path) as tif:
+        if preview is not None:
+            _write_jpeg_ifd(tif, preview, camera)
+            tif.write(mosaic, photometric=32803, subfiletype=0, extratags=cfa, metadata=None)
+        else:
+            tif.write(mosaic, photometric=32803, extratags=camera + cfa, metadata=None)
+    if preview is not None:
+        _mark_jpeg_ifd(path, preview.size)
+    return path
+
+
+def _write_jpeg_ifd(tif: Any, preview: Image.Image, tags: list[Any]) -> None:
+    """IFD0 holding the preview's JPEG bytes as one strip (tifffile has no JPEG encoder here:
+    the strip is written as plain bytes, and _mark_jpeg_ifd says what it is)."""
+    buffer = io.BytesIO()
+    preview.convert("RGB").save(buffer, "JPEG", quality=85)
+    strip = np.frombuffer(buffer.getvalue(), np.uint8).reshape(1, -1)
+    tif.write(strip, photometric="minisblack", subfiletype=1, subifds=1, extratags=tags,
+              metadata=None)  # fmt: skip
+
+
+def _mark_jpeg_ifd(path: Path, size: tuple[int, int]) -> None:
+    """IFD0's size, compression (JPEG), photometric (YCbCr) and samples set in place."""
+    import tifffile
+
+    width, height = size
+    values = {256: width, 257: height, 259: 7, 262: 6, 277: 3, 278: height}
+    with tifffile.TiffFile(path) as tif:
+        tags = tif.pages[0].tags
+        edits = [(tags[c].valueoffset, int(tags[c].dtype), v) for c, v in values.items()]
+    with open(path, "r+b") as handle:
+        for offset, dtype, value in edits:
+            handle.seek(offset)
+            handle.write(struct.pack("<H" if dtype == 3 else "<I", value))
 
 
 def write_corrupt(path: Path, kind: str) -> Path:

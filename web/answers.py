@@ -53,6 +53,10 @@ class Photo(Shape):
     height: int | None
     format: str | None
     camera: str | None
+    place: str | None = Field(
+        description='"City, Region, Country" of the GPS coordinates; null without them, or '
+        "far from every named place"
+    )
     thumbnail_url: str
     preview_url: str
     original_url: str
@@ -60,7 +64,15 @@ class Photo(Shape):
 
 
 class SearchResult(Photo):
-    score: float
+    score: float = Field(
+        description="cosine similarity; for a text query some photo's words match, the fused "
+        "rank score (RRF) of the picture and the word searches"
+    )
+    matched: list[str] = Field(
+        description="what made it a result: name, folder, keyword, caption, place, text (words "
+        "the query shares with the file name, folder names, keywords, title/description/artist, "
+        "place names, text in the picture) and visual (found by the picture search)"
+    )
     similar: list[str] = Field(
         description="with collapse: the ids of this page's near-duplicates of this photo, "
         "folded under it (shown as '+N similar')"
@@ -89,6 +101,46 @@ class TimelineAnswer(Shape):
     results: list[Photo]
     months: list[TimelineMonth] = Field(description="the months of this page, in page order")
     next: str | None = Field(description="the cursor of the next page; null on the last page")
+    took_ms: float
+
+
+class FacetValue(Shape):
+    value: str = Field(description="as the photos spell it, and as a filter takes it")
+    photos: int
+
+
+class FacetCamera(Shape):
+    name: str = Field(description="the make, or the camera as shown: make and model")
+    filter: str = Field(description="the `cameras` filter value that chooses it")
+    photos: int
+    models: list[FacetCamera] = Field(description="a make's models; empty for a model")
+
+
+class FacetFolder(Shape):
+    name: str
+    path: str = Field(description="the folder's absolute path on the server")
+    filter: str = Field(description="the library root's name and the path below it: the "
+                        "`folders` filter value that chooses it")  # fmt: skip
+    photos: int = Field(description="photos in the folder and below it")
+    folders: list[FacetFolder]
+
+
+class FacetPeriod(Shape):
+    period: str = Field(description="YYYY or YYYY-MM")
+    photos: int
+    months: list[FacetPeriod] = Field(description="a year's months with photos, newest first")
+
+
+class FacetsAnswer(Shape):
+    photos: int = Field(description="photos passing every filter")
+    cameras: list[FacetCamera] = Field(description="makes, most photos first, with their models")
+    folders: list[FacetFolder] = Field(description="one tree per library root")
+    formats: list[FacetValue]
+    years: list[FacetPeriod] = Field(description="newest first, with their months")
+    places: dict[str, list[FacetValue]] = Field(
+        description="country, region and city names (the `places` filter takes any of them), "
+        "once the index holds place names"
+    )
     took_ms: float
 
 
@@ -135,6 +187,10 @@ class Job(Shape):
     started_at: float | None
     finished_at: float | None
     failures: list[FileFailure] = Field(description="the first 1000 failed files")
+    skipped: int = Field(
+        description="files its scan passed over for their type; detail.skipped_files lists "
+        "the first 200 as {path, reason}"
+    )
     images_per_second: float
     eta_seconds: float | None
 

@@ -14,7 +14,13 @@ from pixseek import __version__
 from pixseek.errors import NotFoundError
 from pixseek.indexing.precision import describe_precision
 from pixseek.jobs.job import Job
-from pixseek.jobs.names import BACKUP, REINDEX, SCAN, SWITCH  # the web never imports the tasks
+from pixseek.jobs.names import (  # the web never imports the tasks
+    BACKUP,
+    OCR,
+    REINDEX,
+    SCAN,
+    SWITCH,
+)
 from pixseek.jobs.runner import FILE_JOB_KINDS, cancel_file_job
 from pixseek.ops.backup import KIND as BACKUP_KIND
 from pixseek.ops.backup import list_backups, unfinished_backup_jobs
@@ -24,6 +30,8 @@ from pixseek.store.catalog import Catalog
 from pixseek.store.modelstate import model_id
 from pixseek.switch.modelswitch import KIND as MODEL_SWITCH
 from pixseek.switch.modelswitch import request_switch
+from pixseek.switch.ocrfill import KIND as OCR_KIND
+from pixseek.switch.ocrfill import start_ocr
 from web import answers, auth
 from web.api_search import services
 from web.errors import ApiError
@@ -258,6 +266,8 @@ def cancel_job(job_id: str) -> Response:
         raise ApiError(409, f"job {job_id} has ended already ({found.state})")
     if found.kind == MODEL_SWITCH:  # a step sees the flag and abandons, even if none was due
         services().send_task(SWITCH, [job_id])
+    elif found.kind == OCR_KIND:  # a step sees the flag and ends the job
+        services().send_task(OCR, [job_id])
     return jsonify(_job(job_id).as_dict())
 
 
@@ -276,6 +286,20 @@ def reindex(body: ReindexBody) -> tuple[Response, int]:
     """Embed again every photo (all) or those the current model has not embedded (missing)."""
     job = services().jobs.create("reindex", {"scope": body.scope})
     services().send_task(REINDEX, [job.id, body.scope == "all"])
+    return jsonify({"job": job.as_dict()}), 202
+
+
+@endpoint(
+    bp, "/admin/ocr", "POST", role="admin", body=Empty, status=202,
+    response=answers.JobStarted,
+    answers={409: "an OCR job is running, or Tesseract is not installed"},
+)  # fmt: skip
+def start_ocr_job(body: Empty) -> tuple[Response, int]:
+    """Read the text in every indexed photo that has none read yet (a job: photos indexed
+    before PIXSEEK_OCR=on); 409 while another OCR job runs or without Tesseract."""
+    found = services()
+    job = start_ocr(found.library, found.jobs)
+    found.send_task(OCR, [job.id])
     return jsonify({"job": job.as_dict()}), 202
 
 

@@ -6,6 +6,7 @@ import base64
 import binascii
 import math
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -33,6 +34,7 @@ from pixseek.photos.originals import (
     allowed_roots,
     open_original,
 )
+from pixseek.photos.places import place_label
 from pixseek.photos.thumbnails import (
     PREVIEW_SIZE,
     decode_side_for,
@@ -41,7 +43,8 @@ from pixseek.photos.thumbnails import (
     write_thumbnails,
 )
 from pixseek.search.browse import browse
-from pixseek.search.filters import build_filters, date_bound
+from pixseek.search.facets import facets
+from pixseek.search.filters import MAX_RADIUS_KM, build_filters, date_bound
 from pixseek.search.search import (
     MAX_LIMIT,
     QueryTerm,
@@ -84,6 +87,9 @@ PhotoId = Annotated[Text, Field(min_length=1, max_length=100)]
 Camera = Annotated[Text, Field(max_length=200)]
 Folder = Annotated[Text, Field(max_length=4096)]  # PATH_MAX
 FormatName = Annotated[Text, Field(max_length=20)]
+PlaceName = Annotated[Text, Field(max_length=200)]
+Latitude = Annotated[float, Field(strict=True, ge=-90, le=90, allow_inf_nan=False)]
+Longitude = Annotated[float, Field(strict=True, ge=-180, le=180, allow_inf_nan=False)]
 
 
 class ImageTerm(BaseModel):
@@ -120,6 +126,20 @@ class Feedback(BaseModel):
     disliked: list[PhotoId] = Field(default_factory=list, max_length=200)
 
 
+class Corner(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lat: Latitude
+    lon: Longitude
+
+
+class Near(Corner):
+    """A point and a radius around it."""
+
+    km: float = Field(
+        strict=True, gt=0, le=MAX_RADIUS_KM, allow_inf_nan=False, description="the radius"
+    )
+
+
 class Filters(BaseModel):
     model_config = ConfigDict(extra="forbid")
     after: Text | None = Field(default=None, description="YYYY-MM-DD or ISO datetime, inclusive")
@@ -136,6 +156,15 @@ class Filters(BaseModel):
     formats: list[FormatName] = Field(default_factory=list, max_length=20)
     shapes: list[Literal["landscape", "portrait", "square"]] = Field(default_factory=list)
     has_location: StrictBool | None = None
+    near: Near | None = Field(default=None, description="photos within km of (lat, lon)")
+    box: list[Corner] | None = Field(
+        default=None, min_length=2, max_length=2,
+        description="photos inside the box between two opposite corners, in any order",
+    )  # fmt: skip
+    places: list[PlaceName] = Field(
+        default_factory=list, max_length=50,
+        description="city, region or country names (any of them, case-insensitive)",
+    )  # fmt: skip
 
     @field_validator("after", "before")
     @classmethod
@@ -151,6 +180,10 @@ class Filters(BaseModel):
         return build_filters(
             self.after, self.before, self.cameras, self.folders, self.formats, self.shapes,
             self.has_location,
+            (self.near.lat, self.near.lon, self.near.km) if self.near else None,
+            (self.box[0].lat, self.box[0].lon, self.box[1].lat, self.box[1].lon)
+            if self.box else None,
+            self.places,
         )  # fmt: skip
 
 
@@ -217,6 +250,13 @@ class TimelineBody(BaseModel):
     )
 
 
+class FacetsBody(BaseModel):
+    """The filters whose photos the facets count."""
+
+    model_config = ConfigDict(extra="forbid")
+    filters: Filters = Field(default_factory=lambda: Filters())
+
+
 class ThumbnailQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     size: Literal["grid", "preview"] = "grid"
@@ -246,6 +286,7 @@ def photo_json(point_id: str, payload: dict[str, Any]) -> dict[str, Any]:
         "height": payload.get("height"),
         "format": payload.get("format"),
         "camera": camera or " ".join(p for p in (make, model) if p) or None,
+        "place": place_label(payload),
         "thumbnail_url": url_for("search_api.thumbnail", photo_id=point_id, size="grid"),
         "preview_url": url_for("search_api.thumbnail", photo_id=point_id, size="preview"),
         "original_url": url_for("search_api.original", photo_id=point_id),
@@ -277,7 +318,8 @@ def search_photos(body: SearchBody) -> Response:
     return jsonify(
         {
             "results": [
-                photo_json(r.id, r.payload) | {"score": r.score, "similar": similar}
+                photo_json(r.id, r.payload)
+                | {"score": r.score, "matched": list(r.matched), "similar": similar}
                 for r, similar in shown
             ],
             "offset": body.offset,
@@ -312,6 +354,20 @@ def timeline(body: TimelineBody) -> Response:
             "took_ms": round((time.perf_counter() - started) * 1000, 1),
         }
     )
+
+
+@endpoint(
+    bp, "/facets", "POST", body=FacetsBody, response=answers.FacetsAnswer,
+    answers={422: "invalid: a field (details)", 503: "the index does not answer"},
+)  # fmt: skip
+def facet_values(body: FacetsBody) -> Response:
+    """What the library holds among the photos passing the filters, with counts: cameras, folders,
+    file types, years and months, places. Each facet counts with every filter but its own."""
+    started = time.perf_counter()
+    found = services()
+    roots = allowed_roots(found.library.catalog, found.settings.uploads_dir)
+    answer = facets(found.library.index, body.filters.to_filters(), roots)
+    return jsonify(asdict(answer) | {"took_ms": round((time.perf_counter() - started) * 1000, 1)})
 
 
 @endpoint(

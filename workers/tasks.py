@@ -16,7 +16,7 @@ from celery import Celery, Task, bootsteps
 from celery.signals import worker_ready
 
 from pixseek.errors import PixseekError
-from pixseek.jobs.names import BACKUP, EVAL, INGEST, REINDEX, RETIRE, SCAN, SWITCH
+from pixseek.jobs.names import BACKUP, EVAL, INGEST, OCR, REINDEX, RETIRE, SCAN, SWITCH
 from pixseek.jobs.runner import (
     Queued,
     end_job,
@@ -36,6 +36,7 @@ from pixseek.switch.modelswitch import (
     retire_old_model,
     run_step,
 )
+from pixseek.switch.ocrfill import ocr_step
 from workers.context import context_for
 
 log = logging.getLogger(__name__)
@@ -152,6 +153,17 @@ def evaluate(task: Task, job_id: str) -> None:
     run_eval_job(context.library, context.jobs, job_id)
 
 
+def ocr(task: Task, job_id: str, start: str | None = None) -> None:
+    """One step of an OCR job (text read in photos indexed without it); the next step is a
+    task of its own, so other jobs' tasks run in between."""
+    context = context_for(task.app)
+    following = ocr_step(
+        context.library, context.jobs, job_id, start, context.settings.worker_claim
+    )
+    if following is not None:
+        task.app.send_task(OCR, args=[job_id, following])
+
+
 FILE_TASKS = frozenset({SCAN, INGEST, REINDEX})
 
 
@@ -245,6 +257,7 @@ def register(app: Celery) -> None:
     app.task(name=RETIRE, **TASK_OPTIONS)(model_retire)
     app.task(name=BACKUP, **TASK_OPTIONS)(backup)
     app.task(name=EVAL, **TASK_OPTIONS)(evaluate)
+    app.task(name=OCR, **TASK_OPTIONS)(ocr)
     if app.conf.pixseek_settings.server_mode:
         app.steps["consumer"].add(ResumeAfterReconnect)
 

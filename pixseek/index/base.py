@@ -10,6 +10,8 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from pixseek.photos.text import TextVector
+
 EDGE_BACKEND, SERVER_BACKEND = "qdrant-edge", "qdrant-server"  # as stats and backups name them
 Shape = Literal["landscape", "portrait", "square"]
 Quantization = Literal["none", "int8", "binary", "pq"]
@@ -44,6 +46,8 @@ OVERSAMPLING: dict[str, float] = {"none": 1.0, "int8": 2.0, "binary": 4.0, "pq":
 PAYLOAD_INDEXES: dict[str, str] = {
     "taken_at": "datetime",
     "camera_keys": "keyword",
+    "camera_make": "keyword",
+    "camera_model": "keyword",
     "folders": "keyword",
     "format": "keyword",
     "shape": "keyword",
@@ -51,7 +55,37 @@ PAYLOAD_INDEXES: dict[str, str] = {
     "width": "integer",
     "height": "integer",
     "gps": "geo",
+    "city": "keyword",
+    "region": "keyword",
+    "country": "keyword",
+    "place_keys": "keyword",
 }
+
+
+@dataclass(frozen=True)
+class GeoRadius:
+    """Photos within km kilometres of (lat, lon), decimal degrees."""
+
+    lat: float
+    lon: float
+    km: float
+
+
+@dataclass(frozen=True)
+class GeoBox:
+    """Photos inside the box between two corners: north-west (top-left) and south-east; a
+    box whose west edge lies east of its east edge crosses the 180th meridian."""
+
+    north: float
+    west: float
+    south: float
+    east: float
+
+    @classmethod
+    def from_corners(cls, lat1: float, lon1: float, lat2: float, lon2: float) -> GeoBox:
+        """The box between two opposite corners, given in any order (west: the smaller
+        longitude, so such a box never crosses the 180th meridian)."""
+        return cls(max(lat1, lat2), min(lon1, lon2), min(lat1, lat2), max(lon1, lon2))
 
 
 @dataclass(frozen=True)
@@ -70,6 +104,10 @@ class SearchFilters:
     formats: tuple[str, ...] = ()  # lower-case Pillow format names: jpeg, png, webp, ...
     shapes: tuple[Shape, ...] = ()
     has_location: bool | None = None
+    near: GeoRadius | None = None
+    box: GeoBox | None = None
+    places: tuple[str, ...] = ()  # city, region or country names, as place_key writes them
+    unnamed_places: bool = False  # photos with coordinates whose place was never looked up
     exclude_ids: tuple[str, ...] = ()
 
     def is_empty(self) -> bool:
@@ -113,10 +151,11 @@ class VectorIndex(Protocol):
         """The named vectors the index holds, with their sizes."""
 
     def upsert(self, points: Sequence[IndexPoint]) -> None:
-        """Insert or replace points (same id: the point is replaced whole)."""
+        """Insert or replace points (same id: the point is replaced whole); each gets the
+        text vector of its payload too."""
 
     def set_payload(self, point_id: str, payload: dict[str, Any]) -> None:
-        """Merge these payload keys into one point."""
+        """Merge these payload keys into one point (its text vector follows its words)."""
 
     def update_vectors(self, name: str, vectors: dict[str, np.ndarray]) -> None:
         """Give existing points (by id) a vector of this name, keeping their payload and their
@@ -129,12 +168,27 @@ class VectorIndex(Protocol):
         start (None: the beginning), and where the next call starts (None once every point
         was looked at). A backend may answer fewer, even none, before the walk ends."""
 
-    def scroll(
-        self, vector: str | None, limit: int, start: str | None = None
+    def lacking_text(
+        self, limit: int, start: str | None = None
     ) -> tuple[list[StoredPoint], str | None]:
-        """Up to limit points in id order from start (None: the beginning), with their payload
-        and the named vector when given (points without it come with vector None), and where
-        the next call starts (None at the end)."""
+        """Like lacking_vector, for the sparse text vector: points of the index searches use
+        that have no words yet (made before text search), with their payload."""
+
+    def set_text(self, points: Sequence[StoredPoint]) -> None:
+        """Give these points (by id) the text vector of the payload given with them; ids not in
+        the index are ignored. Every write of a payload does this itself (upsert, set_payload):
+        this is for points written before text search."""
+
+    def scroll(
+        self,
+        vector: str | None,
+        limit: int,
+        start: str | None = None,
+        filters: SearchFilters | None = None,
+    ) -> tuple[list[StoredPoint], str | None]:
+        """Up to limit points (those passing filters, when given) in id order from start (None:
+        the beginning), with their payload and the named vector when given (points without it
+        come with vector None), and where the next call starts (None at the end)."""
 
     def drop_vector(self, name: str) -> None:
         """Delete this named vector from every point, and its space (a no-op when absent)."""
@@ -158,6 +212,12 @@ class VectorIndex(Protocol):
         score_threshold: float | None = None,
     ) -> list[Hit]:
         """Nearest points by cosine similarity among those the filters let through."""
+
+    def search_text(
+        self, query: TextVector, filters: SearchFilters, limit: int, offset: int = 0
+    ) -> list[Hit]:
+        """Points whose words (pixseek.photos.text) match the query's, best first by the
+        sparse dot product with IDF (BM25-like), among those the filters let through."""
 
     def recommend(
         self,

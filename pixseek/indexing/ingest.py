@@ -22,6 +22,8 @@ from embed import ImageDecodeError
 from embed.decode import decode_rgb, open_image
 from pixseek.index.base import IndexPoint, VectorIndex
 from pixseek.indexing import precision
+from pixseek.indexing.places import name_places
+from pixseek.indexing.textfill import fill_text
 from pixseek.photos.identity import (
     build_payload,
     file_sha256,
@@ -30,9 +32,10 @@ from pixseek.photos.identity import (
     point_id,
 )
 from pixseek.photos.metadata import PhotoMetadata, read_metadata
+from pixseek.photos.ocr import OCR_SIDE, check_engine, read_text
 from pixseek.photos.pipeline import bounded_map, shrink_for_model
 from pixseek.photos.scan import resolve_roots, scan
-from pixseek.photos.thumbnails import decode_side_for, grid_thumbnail
+from pixseek.photos.thumbnails import GRID_SIZE, decode_side_for, grid_thumbnail
 from pixseek.search.rerank import store_features
 from pixseek.settings import Settings
 from pixseek.store.catalog import Catalog, FileRecord, FileState
@@ -83,6 +86,7 @@ class Prepared:
     meta: PhotoMetadata
     image: Image.Image
     hashes: dict[str, str]  # perceptual hashes, for near-duplicates (pixseek/quality)
+    ocr_text: str | None = None  # the text read in it (PIXSEEK_OCR=on), else None
 
 
 @dataclass(frozen=True)
@@ -177,6 +181,8 @@ class Ingester:
         report = IndexReport()
         if not files:
             return report
+        if self.settings.ocr == "on":
+            check_engine()  # said once, not as a failure of every file
         models = self._models(set())
         run = _Run(
             report,
@@ -251,9 +257,14 @@ class Ingester:
         if sha in known_shas:
             return Known(state, sha)
         try:
+            reading = self.settings.ocr == "on"
             with open_image(state.path, self.settings.max_image_pixels) as image:
                 meta = read_metadata(image, state.mtime_ns / 1e9)
-                rgb = decode_rgb(image, min_side=decode_side_for(meta.width, meta.height, side))
+                # OCR wants the text's pixels: a long side of OCR_SIDE rather than the grid's
+                largest = OCR_SIDE if reading else GRID_SIZE
+                min_side = decode_side_for(meta.width, meta.height, side, largest)
+                rgb = decode_rgb(image, min_side=min_side)
+            ocr_text = read_text(rgb) if reading else None
             # the hashes and the re-ranking features are taken of the grid thumbnail's pixels
             # (320 px, before its WebP encode): no second reduction of the decode
             grid = grid_thumbnail(rgb, sha, self.settings.thumbs_dir)
@@ -265,7 +276,7 @@ class Ingester:
         except Exception as exc:  # a bad file must never stop the run; keep the reason
             log.exception("unexpected error decoding %s", state.path)
             return Failed(state, sha, f"unexpected error: {type(exc).__name__}: {exc}")
-        return Prepared(state, sha, meta, rgb, hashes)
+        return Prepared(state, sha, meta, rgb, hashes, ocr_text)
 
     def _embed(self, batch: list[Prepared], run: _Run) -> None:
         if not batch:
@@ -298,6 +309,8 @@ class Ingester:
         source = self._source(paths)
         payload = build_payload(sha, paths, first.state.size, first.meta, source, first.hashes)
         payload["model"] = next(iter(vectors))  # the active model when it was embedded
+        if first.ocr_text is not None:
+            payload["ocr_text"] = first.ocr_text
         return IndexPoint(point_id(sha), vectors, payload)
 
     def _source(self, paths: Sequence[str]) -> str:
@@ -377,6 +390,8 @@ class Indexer:
         started = time.monotonic()
         plan = plan_scan(self.settings, self.catalog, self.ingester.model_id, paths)
         removed = self.ingester.remove(plan.gone, plan.records)
+        name_places(self.index)  # photos indexed before place names get theirs
+        fill_text(self.index)  # an index made before text search gets its words
         report = self.ingester.ingest(plan.todo, plan.records, progress)
         report.unchanged += plan.unchanged
         report.removed = removed

@@ -44,6 +44,12 @@ class Job:
         return self.state in FINAL_STATES
 
     @property
+    def skipped(self) -> int:
+        """Files passed over for their type (an index job's scan): detail's skipped_files
+        lists the first of them with why (jobs/runner.py note_skipped)."""
+        return int(self.detail.get("skipped", 0))
+
+    @property
     def remaining(self) -> int:
         return max(self.total - self.done - self.failed, 0)
 
@@ -64,6 +70,7 @@ class Job:
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["failures"] = [{"path": p, "reason": r} for p, r in self.failures]
+        data["skipped"] = self.skipped
         data["images_per_second"] = round(self.images_per_second(), 2)
         eta = self.eta_seconds()
         data["eta_seconds"] = round(eta, 1) if eta is not None else None
@@ -101,6 +108,9 @@ class JobStore(Protocol):
     ) -> bool:
         """Move an unfinished job to a final state, with counts (when given) replacing its
         counters and failures in the same step; False when it had finished already."""
+
+    def add_detail(self, job_id: str, values: dict[str, Any]) -> None:
+        """Merge these keys into the job's detail (a job that has gone is left alone)."""
 
     def request_cancel(self, job_id: str) -> bool:
         """Ask the workers to stop the job; False when it had finished already."""

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from more_itertools import chunked
 
 from pixseek.indexing.ingest import Ingester, plan_scan
+from pixseek.indexing.places import name_places
+from pixseek.indexing.textfill import fill_text
 from pixseek.jobs.job import JobStore, State
 from pixseek.photos.identity import point_id
 from pixseek.store.catalog import Catalog, Claimed
@@ -49,9 +51,24 @@ def queue_scan(
         return Queued(0, 0)
     jobs.start(job_id)
     plan = plan_scan(settings, catalog, ingester.model_id, paths)
+    note_skipped(jobs, job_id, plan.skipped)
     ingester.remove(plan.gone, plan.records)
+    name_places(ingester.index)  # photos indexed before place names get theirs
+    fill_text(ingester.index)  # an index made before text search gets its words
     catalog.enqueue(plan.todo, job_id)
     return _planned(jobs, catalog, job_id, len(plan.todo), claim)
+
+
+# skipped files listed in a job's detail (which every job list carries); the count is of all
+SKIPPED_KEPT = 200
+
+
+def note_skipped(jobs: JobStore, job_id: str, skipped: list[tuple[str, str]]) -> None:
+    """Say in the job which files its scan passed over for their type, and why (the first
+    SKIPPED_KEPT of them), as `pixseek index` does."""
+    if skipped:
+        listed = [{"path": path, "reason": reason} for path, reason in skipped[:SKIPPED_KEPT]]
+        jobs.add_detail(job_id, {"skipped": len(skipped), "skipped_files": listed})
 
 
 def queue_reindex(

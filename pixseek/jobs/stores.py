@@ -112,6 +112,18 @@ class SqlJobStore:
                 _add_failures(connection, job_id, counts.failures)
         return ended == 1
 
+    def add_detail(self, job_id: str, values: dict[str, Any]) -> None:
+        with self.database.write() as connection:
+            row = connection.execute(
+                text("SELECT detail FROM jobs WHERE id = :id"), {"id": job_id}
+            ).first()
+            if row is not None:
+                detail = json.loads(row[0]) | values
+                connection.execute(
+                    text("UPDATE jobs SET detail = :detail WHERE id = :id"),
+                    {"detail": json.dumps(detail), "id": job_id},
+                )
+
     def request_cancel(self, job_id: str) -> bool:
         return (
             self.database.execute(
@@ -211,6 +223,17 @@ class RedisJobStore:
             len(settled), *settled, *failures,
         )  # fmt: skip
         return bool(changed)
+
+    def add_detail(self, job_id: str, values: dict[str, Any]) -> None:
+        key = self._key(job_id)
+
+        def merge(pipe: Any) -> None:  # again if the detail changed meanwhile (WATCH)
+            current = pipe.hget(key, "detail")
+            if current is not None:
+                pipe.multi()
+                pipe.hset(key, "detail", json.dumps(json.loads(current) | values))
+
+        self.redis.transaction(merge, key)
 
     def request_cancel(self, job_id: str) -> bool:
         return bool(self._eval(_SET_IF_NOT_FINAL, self._key(job_id), "cancel_requested", 1, ""))

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from embed.raw import RAW_FORMAT, RAW_SUFFIXES
+
 
 @dataclass(frozen=True)
 class ImageFormat:
@@ -26,6 +28,11 @@ FORMATS: tuple[ImageFormat, ...] = (
     ImageFormat("heif", ("HEIF",), (".heic", ".heif"), "image/heif"),
     ImageFormat("avif", ("AVIF",), (".avif",), "image/avif"),
     ImageFormat("jpeg2000", ("JPEG2000",), (".jp2", ".j2k", ".jpf", ".jpx", ".j2c"), "image/jp2"),
+    ImageFormat("jxl", ("JXL",), (".jxl",), "image/jxl"),  # pillow-jxl-plugin
+    # camera RAW (DNG, CR2/CR3, NEF, ARW, RAF, ORF, ...): read by LibRaw by suffix (embed/raw.py)
+    ImageFormat(
+        "raw", (RAW_FORMAT,), (".dng", *sorted(RAW_SUFFIXES - {".dng"})), "application/octet-stream"
+    ),
 )
 IMAGE_SUFFIXES = frozenset(suffix for known in FORMATS for suffix in known.suffixes)
 NAMES = tuple(known.name for known in FORMATS)
@@ -37,12 +44,6 @@ _TYPED = {suffix[1:]: known.name for known in FORMATS for suffix in known.suffix
 
 # Files a scan passes over, and why: named so the summary can say it, not vanish without a word
 _NOT_READ = {
-    **dict.fromkeys(
-        (".dng", ".cr2", ".cr3", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".raf", ".orf", ".rw2",
-         ".pef", ".srw", ".x3f", ".3fr", ".iiq", ".erf", ".mrw", ".raw"),
-        "camera RAW is not read yet (index its JPEG or an export)",
-    ),
-    **dict.fromkeys((".jxl",), "JPEG XL needs a Pillow plugin that is not installed"),
     **dict.fromkeys(
         (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".mts", ".m2ts", ".3gp", ".webm", ".wmv"),
         "a video, not a photo",

@@ -14,6 +14,7 @@ import imagehash
 from PIL import Image
 
 from pixseek.photos.metadata import PhotoMetadata
+from pixseek.photos.places import place_fields
 
 POINT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "pixseek:photo")
 HASH_CHUNK = 1 << 20
@@ -89,6 +90,7 @@ def build_payload(
         "camera_keys": meta.camera_keys(),
         "lens": meta.lens,
         "gps": meta.gps,
+        **place_fields(meta.gps),
         "title": meta.title,
         "description": meta.description,
         "keywords": list(meta.keywords),

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from pixseek.errors import QueryError
-from pixseek.index.base import SearchFilters, Shape
+from pixseek.index.base import GeoBox, GeoRadius, SearchFilters, Shape
 from pixseek.photos.formats import typed_name
+from pixseek.photos.places import place_key
 
 SHAPES: tuple[Shape, ...] = ("landscape", "portrait", "square")
+MAX_RADIUS_KM = 20_037.5  # half the earth's circumference: every point is this close
 
 
 def build_filters(
@@ -22,11 +25,16 @@ def build_filters(
     formats: Iterable[str] = (),
     shapes: Iterable[str] = (),
     has_location: bool | None = None,
+    near: Sequence[float] | None = None,
+    box: Sequence[float] | None = None,
+    places: Iterable[str] = (),
 ) -> SearchFilters:
     """Normalised filters; raise QueryError naming the value that is not understood.
 
     after/before take a date (YYYY-MM-DD; `before` then includes that whole day) or an ISO
-    datetime, compared with the wall-clock time the photo was taken."""
+    datetime, compared with the wall-clock time the photo was taken. near: (lat, lon, km);
+    box: two opposite corners (lat, lon, lat, lon); places: city, region or country names,
+    matched without regard to case."""
     return SearchFilters(
         taken_from=date_bound(after, "after", end_of_day=False),
         taken_until=date_bound(before, "before", end_of_day=True),
@@ -35,7 +43,38 @@ def build_filters(
         formats=tuple(typed_name(f) for f in formats if f.strip()),
         shapes=tuple(_shape(s) for s in shapes),
         has_location=has_location,
+        near=geo_radius(*near) if near is not None else None,
+        box=geo_box(*box) if box is not None else None,
+        places=tuple(place_key(p) for p in places if p.strip()),
     )
+
+
+def geo_radius(lat: float, lon: float, km: float) -> GeoRadius:
+    """Photos within km kilometres of a point; QueryError for a coordinate off the globe or a
+    radius that is not positive (or longer than half the earth's circumference)."""
+    if not (math.isfinite(km) and 0 < km <= MAX_RADIUS_KM):
+        raise QueryError(f"near: radius {km!r} km is not between 0 and {MAX_RADIUS_KM:g}")
+    return GeoRadius(_latitude(lat, "near"), _longitude(lon, "near"), float(km))
+
+
+def geo_box(lat1: float, lon1: float, lat2: float, lon2: float) -> GeoBox:
+    """The box between two opposite corners; QueryError for a coordinate off the globe."""
+    return GeoBox.from_corners(
+        _latitude(lat1, "box"), _longitude(lon1, "box"),
+        _latitude(lat2, "box"), _longitude(lon2, "box"),
+    )  # fmt: skip
+
+
+def _latitude(value: float, name: str) -> float:
+    if not (math.isfinite(value) and -90 <= value <= 90):
+        raise QueryError(f"{name}: latitude {value!r} is not between -90 and 90")
+    return float(value)
+
+
+def _longitude(value: float, name: str) -> float:
+    if not (math.isfinite(value) and -180 <= value <= 180):
+        raise QueryError(f"{name}: longitude {value!r} is not between -180 and 180")
+    return float(value)
 
 
 def folder_path(folder: str | Path) -> str:

@@ -1,7 +1,8 @@
 """Search: compose one vector from weighted text, images and photos, then ask the index.
 
 Liked and disliked photos turn the search into a best-score recommendation: the composed vector
-(if any) and the liked photos are the positive examples, the disliked ones the negative. Date
+(if any) and the liked photos are the positive examples, the disliked ones the negative. Text
+terms also search the photos' words, fused with the picture search (hybrid.py). Date
 sorts take the best MAX_LIMIT candidates, keep those scoring close to the best one (the cutoff),
 and order them by when they were taken.
 """
@@ -20,7 +21,9 @@ from PIL import Image
 from embed.decode import decode_rgb, open_image
 from pixseek.errors import NotFoundError, QueryError
 from pixseek.index.base import Hit, SearchFilters, VectorIndex
+from pixseek.photos.text import query_vector
 from pixseek.search.folders import resolve_folder_names
+from pixseek.search.hybrid import FUSIONS, Candidates, Fusion, fuse, visual_only
 from pixseek.search.query import parse_query_text
 from pixseek.search.rerank import FEATURE_SIDE, Features, Reranker
 
@@ -59,6 +62,13 @@ class SearchRequest:
     image_max_pixels: int | None = None
     # image queries: re-rank the best candidates by local features and geometry (rerank.py)
     rerank: bool = False
+    # text terms: fuse the picture and the word searches (rrf, weighted), or use one alone
+    fusion: Fusion = "rrf"
+
+    @property
+    def query_text(self) -> str:
+        """The words the word search looks for: the positive text terms."""
+        return " ".join(str(t.value) for t in self.terms if t.kind == "text" and t.weight > 0)
 
     @property
     def rated(self) -> bool:
@@ -79,9 +89,14 @@ class SearchResult:
     score: float
     path: str | None
     payload: dict[str, Any]
+    # what made it a result: name, folder, keyword, caption, place, text (words), visual
+    matched: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "path": self.path, "score": self.score, "payload": self.payload}
+        return {
+            "id": self.id, "path": self.path, "score": self.score, "payload": self.payload,
+            "matched": list(self.matched),
+        }  # fmt: skip
 
 
 def text_terms(query: str | None) -> list[QueryTerm]:
@@ -125,21 +140,60 @@ def search_page(
     hidden = 0
     if reranker is not None and request.rerank and request.by_example:
         depth = max(reranker.k, request.offset + request.limit)
-        hits = _candidates(request, embedder, index, depth, 0)
-        hits = reranker.rerank(query_features(request, reranker, index), hits)
+        found = _candidates(request, embedder, index, depth, 0)
+        hits = reranker.rerank(query_features(request, reranker, index), found.hits)
         hits = hits[request.offset : request.offset + request.limit]
     elif request.sort == "relevance":
-        hits = _candidates(request, embedder, index, request.limit, request.offset)
+        found = _candidates(request, embedder, index, request.limit, request.offset)
+        hits = found.hits
     else:
-        candidates = _candidates(request, embedder, index, MAX_LIMIT, 0)
-        hits = sort_by_date(candidates, request.sort, request.cutoff)
-        hidden = len(candidates) - len(hits)
-        hits = hits[request.offset : request.offset + request.limit]
-    results = [SearchResult(h.id, h.score, first_path(h.payload), h.payload) for h in hits]
+        found, hidden = _dated_candidates(request, embedder, index)
+        hits = found.hits[request.offset : request.offset + request.limit]
+    results = [
+        SearchResult(h.id, h.score, first_path(h.payload), h.payload,
+                     tuple(found.matched(h, request.query_text)))
+        for h in hits
+    ]  # fmt: skip
     return SearchPage(results, hidden)
 
 
 def _candidates(
+    request: SearchRequest, embedder: Embedder, index: VectorIndex, limit: int, offset: int
+) -> Candidates:
+    """The best hits from offset on: the picture search's fused with the word search's for a
+    text query, else the picture search's alone."""
+    if not request.query_text or request.rated:
+        return visual_only(_visual_hits(request, embedder, index, limit, offset))
+    depth = offset + limit  # the fused page needs both lists from the top
+    visual = _visual_hits(request, embedder, index, depth, 0) if request.fusion != "text" else []
+    text = _text_hits(request, index, depth) if request.fusion != "visual" else []
+    fused = fuse(visual, text, request.fusion, request.query_text)
+    return replace(fused, hits=fused.hits[offset : offset + limit])
+
+
+def _dated_candidates(
+    request: SearchRequest, embedder: Embedder, index: VectorIndex
+) -> tuple[Candidates, int]:
+    """The best MAX_LIMIT candidates of each search kept by the cutoff, each list against its
+    own best score, by date; and how many the cutoff left out."""
+    words = bool(request.query_text) and not request.rated and request.fusion != "visual"
+    text_only = words and request.fusion == "text"
+    visual = [] if text_only else _visual_hits(request, embedder, index, MAX_LIMIT, 0)
+    text = _text_hits(request, index, MAX_LIMIT) if words else []
+    kept_visual = sort_by_date(visual, request.sort, request.cutoff)
+    kept_text = sort_by_date(text, request.sort, request.cutoff)
+    kept = {h.id: h for h in [*kept_text, *kept_visual]}  # the picture's score where both
+    hidden = len({h.id for h in [*visual, *text]}) - len(kept)
+    hits = sort_by_date(list(kept.values()), request.sort, 0)
+    return Candidates(hits, frozenset(h.id for h in kept_visual)), hidden
+
+
+def _text_hits(request: SearchRequest, index: VectorIndex, limit: int) -> list[Hit]:
+    filters = _replace_exclusions(request.filters, _excluded_ids(request))
+    return index.search_text(query_vector(request.query_text), filters, limit)
+
+
+def _visual_hits(
     request: SearchRequest, embedder: Embedder, index: VectorIndex, limit: int, offset: int
 ) -> list[Hit]:
     """The index's answer, best first: a recommendation when photos were rated, else a
@@ -314,6 +368,8 @@ def _validate_page(request: SearchRequest) -> None:
 def _validate_sort(request: SearchRequest) -> None:
     if request.sort not in SORTS:
         raise QueryError(f"sort must be one of {', '.join(SORTS)}, not {request.sort!r}")
+    if request.fusion not in FUSIONS:
+        raise QueryError(f"fusion must be one of {', '.join(FUSIONS)}, not {request.fusion!r}")
     if not 0 <= request.cutoff <= 1:
         raise QueryError("cutoff must be from 0 to 1")
     if request.sort != "relevance" and request.offset + request.limit > MAX_LIMIT:

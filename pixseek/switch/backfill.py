@@ -9,7 +9,7 @@ the active model's vectors are never touched, so searches go on as they were.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -93,23 +93,38 @@ class _Decoder:
         self.side = side
 
     def __call__(self, point: StoredPoint) -> _Decoded:
-        paths = [str(p) for p in point.payload.get("paths") or []]
-        sha = point.payload.get("sha256")
-        reasons = []
-        for path in paths:
-            try:
-                if file_sha256(path) != sha:
-                    reasons.append(f"{path} changed since it was indexed")
-                    continue
-                with open_image(path, self.max_pixels) as image:
-                    rgb = decode_rgb(image, min_side=self.side)
-                return _Decoded(point.id, shrink_for_model(rgb, self.side))
-            except OSError as exc:
-                reasons.append(f"cannot read {path}: {exc.strerror or exc}")
-            except ImageDecodeError as exc:
-                reasons.append(f"{path}: {exc}")
-            except Exception as exc:  # a bad file must never stop the switch; keep the reason
-                log.exception("unexpected error decoding %s", path)
-                reasons.append(f"{path}: unexpected error: {type(exc).__name__}: {exc}")
-        reason = "; ".join(reasons) or "the photo has no file"
-        return _Decoded(point.id, None, reason, paths[0] if paths else point.id)
+        rgb, reason = decode_first_file(point, self.max_pixels, lambda _w, _h: self.side)
+        if rgb is None:
+            return _Decoded(point.id, None, reason, first_label(point))
+        return _Decoded(point.id, shrink_for_model(rgb, self.side))
+
+
+def decode_first_file(
+    point: StoredPoint, max_pixels: int, min_side: Callable[[int, int], int]
+) -> tuple[Image.Image | None, str]:
+    """The picture of the first of a point's files that still holds the indexed content,
+    decoded to at least min_side(width, height) on its short side; else None and why no file
+    could serve (a bad file never stops a background job: its reason is kept)."""
+    sha = point.payload.get("sha256")
+    reasons = []
+    for path in [str(p) for p in point.payload.get("paths") or []]:
+        try:
+            if file_sha256(path) != sha:
+                reasons.append(f"{path} changed since it was indexed")
+                continue
+            with open_image(path, max_pixels) as image:
+                return decode_rgb(image, min_side=min_side(*image.size)), ""
+        except OSError as exc:
+            reasons.append(f"cannot read {path}: {exc.strerror or exc}")
+        except ImageDecodeError as exc:
+            reasons.append(f"{path}: {exc}")
+        except Exception as exc:
+            log.exception("unexpected error decoding %s", path)
+            reasons.append(f"{path}: unexpected error: {type(exc).__name__}: {exc}")
+    return None, "; ".join(reasons) or "the photo has no file"
+
+
+def first_label(point: StoredPoint) -> str:
+    """What a failure names: the photo's first path, else its id."""
+    paths = point.payload.get("paths") or []
+    return str(paths[0]) if paths else point.id

@@ -106,6 +106,11 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
+SETTLED_JS = """() => document.getAnimations().every(
+    (a) => a.playState !== "running" || a.effect?.getComputedTiming().iterations === Infinity
+)"""
+
+
 @dataclass
 class Browsing:
     """One browser context and page, with what went wrong on it and a screenshot per step."""
@@ -125,6 +130,9 @@ class Browsing:
         """A screenshot of this page state, which axe-core must find free of serious or
         critical accessibility violations."""
         self._step += 1
+        # a toast or dialog still fading in would be half transparent: axe-core would measure
+        # its contrast mid-way (endless animations such as spinners are left running)
+        self.page.wait_for_function(SETTLED_JS, timeout=5000)
         self.page.screenshot(path=str(self.shots / f"{self._step:02d}-{name}.png"), full_page=True)
         self.assert_accessible(name)
 

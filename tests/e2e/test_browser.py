@@ -42,6 +42,8 @@ def log_in(browsing: Browsing, then: str = "/") -> None:
     browsing.shot("login")
     page.click("#login-submit")
     expect(page).to_have_url(browsing.base + then)
+    # the page's module scripts (deferred) have run, so its listeners are there for what follows
+    page.wait_for_load_state("domcontentloaded")
 
 
 def api(browsing: Browsing, method: str, path: str, body: dict[str, Any] | None = None) -> Any:

@@ -18,6 +18,7 @@ from playwright.sync_api import Page, expect
 from tests.e2e.conftest import LIBRARY_PHOTOS, Browsing, Server
 from tests.e2e.test_browser import HAND_OVER_JS, api, log_in, result_ids, searched_after
 from tests.imagegen import textured_rgb, write_image
+from tests.web.photos import taken_in_tokyo
 
 pytestmark = pytest.mark.browser
 
@@ -345,4 +346,82 @@ def test_an_upload_keeps_its_name_and_its_files_time_when_it_has_no_date(
     browsing.shot("upload-in-viewer")
     page.click('#detail-actions button[data-action="more-like-this"]')
     expect(page.locator('#query-images .chip[data-kind="photo"]')).to_contain_text("new_0.png")
+    browsing.assert_clean()
+
+
+def browsed_after(page: Page, action: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The timeline page the search page asks for when action runs, once it is on the grid."""
+    with page.expect_response(re.compile(r"/api/v1/timeline$")) as answer:
+        action()
+    results: list[dict[str, Any]] = answer.value.json()["results"]
+    expect(page.locator("#results .result")).to_have_count(len(results))
+    return answer.value.request.post_data_json, results
+
+
+def test_an_empty_box_and_a_camera_offered_by_the_filter_show_its_photos_by_date(
+    browsing: Browsing, server: Server
+) -> None:
+    page = browsing.page
+    log_in(browsing)
+    camera = page.locator("#filter-camera")
+    camera.press_sequentially("x-t")
+    offered = page.locator("#filter-camera-offers [role=option]")
+    expect(offered).to_have_count(1)
+    fujifilm = LIBRARY_PHOTOS // 2
+    expect(offered).to_contain_text(f"FUJIFILM X-T3{fujifilm}")
+    expect(camera).to_have_attribute("aria-expanded", "true")
+    browsing.shot("camera-offered")
+    camera.press("ArrowDown")
+    expect(offered).to_have_attribute("aria-selected", "true")
+    body, newest = browsed_after(page, lambda: camera.press("Enter"))
+    expect(camera).to_have_value("FUJIFILM X-T3")
+    assert body["filters"] == {"cameras": ["FUJIFILM X-T3"]} and body["order"] == "newest"
+    assert len(newest) == fujifilm and {r["camera"] for r in newest} == {"FUJIFILM X-T3"}
+    dates = [r["taken_at"] for r in newest]
+    assert dates == sorted(dates, reverse=True)
+    head = page.locator("#results .month-head")
+    expect(head).to_have_count(1)
+    expect(head.locator("h2")).to_have_text("June 2021")
+    expect(head).to_contain_text(f"{fujifilm} photos")
+    expect(page.locator("#results-info")).to_contain_text("by date · newest first")
+    expect(page.locator("#welcome")).to_be_hidden()
+    expect(page.locator("#sort")).to_be_hidden()
+    browsing.shot("timeline-of-a-camera")
+
+    body, oldest = browsed_after(page, lambda: page.check("#oldest"))
+    assert body["order"] == "oldest" and [r["taken_at"] for r in oldest] == dates[::-1]
+    assert address(page)["order"] == ["oldest"] and address(page)["camera"] == ["FUJIFILM X-T3"]
+    folder = page.locator("#filter-folder")
+    folder.press_sequentially(server.library[0].parent.name[:3])
+    named = page.locator("#filter-folder-offers [role=option]").first
+    expect(named).to_have_text(f"{server.library[0].parent.name}{fujifilm}")
+    browsing.shot("folder-offered-by-name")
+    browsing.assert_clean()
+
+
+def test_a_file_name_or_a_place_in_the_box_finds_those_photos_first_and_the_tile_says_so(
+    browsing: Browsing, server: Server
+) -> None:
+    page = browsing.page
+    log_in(browsing)
+    wanted = server.library[5]
+    search_for(browsing, wanted.stem)  # "photo005": the tiny model's pictures say nothing
+    first = page.locator("#results .result").first
+    expect(first.locator("img")).to_have_attribute("alt", re.compile(re.escape(wanted.name)))
+    expect(first.locator(".matched")).to_have_text("name")
+    expect(first.locator(".matched")).to_have_attribute("title", re.compile("Matched: name"))
+    # the others share only "photo" with the query: their names are no match worth a word
+    expect(page.locator("#results .result .matched")).to_have_count(1)
+    browsing.shot("a-file-name-found-first")
+    # a place name: the photos taken there (GPS named offline at ingest) come first, saying so
+    search_for(browsing, "tokyo")
+    in_tokyo = [p.name for seed, p in enumerate(server.library) if taken_in_tokyo(seed)]
+    tiles = page.locator("#results .result")
+    expect(page.locator("#results .result .matched")).to_have_count(len(in_tokyo))
+    for position in range(len(in_tokyo)):
+        tile = tiles.nth(position)
+        expect(tile.locator(".matched")).to_have_text("place")
+        alt = tile.locator("img").get_attribute("alt") or ""
+        assert any(name in alt for name in in_tokyo), alt
+    browsing.shot("a-place-name-found-first")
     browsing.assert_clean()

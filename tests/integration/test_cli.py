@@ -174,7 +174,7 @@ def test_stats_shows_the_precision_check_of_the_first_index(
     assert check["chosen"]["image"] in usable | {"onnxruntime fp32"}
     assert set(check["thresholds"]) >= {"mean_cosine", "min_cosine", "top10_overlap"}
     text = pixseek(data_dir, "stats")
-    assert "precision: auto: image onnxruntime" in text.stdout
+    assert f"precision: auto: image {check['chosen']['image']}" in text.stdout
     assert "checked on 256 photos and 64 texts" in text.stdout
 
 

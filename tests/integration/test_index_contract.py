@@ -14,14 +14,18 @@ import pytest
 from pixseek.errors import IndexBackendError
 from pixseek.index.base import (
     PAYLOAD_INDEXES,
+    GeoBox,
+    GeoRadius,
     IndexPoint,
     IndexTuning,
     SearchFilters,
+    StoredPoint,
     VectorIndex,
 )
 from pixseek.index.edge.shard import EdgeIndex
 from pixseek.index.server.collection import QdrantServerIndex
 from pixseek.index.server.snapshots import SnapshotTransfer
+from pixseek.photos.text import query_vector
 
 DIM = 8
 VECTOR = "model-a"
@@ -231,6 +235,55 @@ def test_location_and_excluded_ids(index: VectorIndex) -> None:
     assert len(_matching(index, SearchFilters(has_location=False))) == 3
     rest = _matching(index, SearchFilters(exclude_ids=(p["undated"].id,)))
     assert rest == {p["june_canon"].id, p["july_apple"].id, p["midnight"].id}
+
+
+def _places(index: VectorIndex) -> dict[str, IndexPoint]:
+    index.ensure_vector(VECTOR, DIM)
+    points = {
+        "tokyo": photo(11, gps={"lat": 35.68, "lon": 139.69}, city="Tokyo", region="Tokyo",
+                       country="Japan", country_code="JP", place_keys=["tokyo", "japan"]),
+        "paris": photo(12, gps={"lat": 48.85, "lon": 2.35}, city="Paris", country="France",
+                       country_code="FR", place_keys=["paris", "france"]),
+        "ocean": photo(13, gps={"lat": 0.5, "lon": -150.0}, country_code="", place_keys=[]),
+        "kyoto_unnamed": photo(14, gps={"lat": 35.01, "lon": 135.77}),  # before place names
+        "nowhere": photo(15),
+    }  # fmt: skip
+    index.upsert(list(points.values()))
+    return points
+
+
+def test_near_a_point_within_a_radius_and_inside_a_box(index: VectorIndex) -> None:
+    p = _places(index)
+    tokyo = p["tokyo"].id
+    assert _matching(index, SearchFilters(near=GeoRadius(35.69, 139.70, 5))) == {tokyo}
+    wide = SearchFilters(near=GeoRadius(35.69, 139.70, 400))  # Kyoto is 365 km away
+    assert _matching(index, wide) == {tokyo, p["kyoto_unnamed"].id}
+    assert _matching(index, SearchFilters(near=GeoRadius(-33.9, 151.2, 500))) == set()
+    box = GeoBox.from_corners(34.0, 140.0, 36.0, 135.0)  # any two opposite corners
+    assert box == GeoBox(north=36.0, west=135.0, south=34.0, east=140.0)
+    assert _matching(index, SearchFilters(box=box)) == {tokyo, p["kyoto_unnamed"].id}
+    assert _matching(index, SearchFilters(box=box, places=("japan",))) == {tokyo}
+    across = GeoBox(north=10.0, west=170.0, south=-10.0, east=-140.0)  # over the 180th meridian
+    assert _matching(index, SearchFilters(box=across)) == {p["ocean"].id}
+
+
+def test_place_names_match_city_region_or_country(index: VectorIndex) -> None:
+    p = _places(index)
+    assert _matching(index, SearchFilters(places=("japan",))) == {p["tokyo"].id}
+    both = SearchFilters(places=("paris", "tokyo"))
+    assert _matching(index, both) == {p["tokyo"].id, p["paris"].id}
+    assert dict(index.facet("country")) == {"Japan": 1, "France": 1}
+
+
+def test_unnamed_places_are_the_located_points_never_looked_up(index: VectorIndex) -> None:
+    p = _places(index)
+    unnamed = SearchFilters(unnamed_places=True)
+    assert _matching(index, unnamed) == {p["kyoto_unnamed"].id}
+    assert index.count(unnamed) == 1
+    walked, following = index.scroll(None, 10, None, unnamed)
+    assert [point.id for point in walked] == [p["kyoto_unnamed"].id] and following is None
+    index.set_payload(p["kyoto_unnamed"].id, {"country": "Japan", "country_code": "JP"})
+    assert index.count(unnamed) == 0
 
 
 def test_set_payload_merges_and_delete_removes(index: VectorIndex) -> None:
@@ -536,3 +589,41 @@ def test_every_quantization_finds_the_nearest_exactly_or_through_the_hnsw(
             assert hits[0].payload["n"] == target, (made, quantization, exact)
             assert hits[0].score == pytest.approx(1.0, abs=1e-3)
         made.close()
+
+
+def test_words_are_searched_beside_the_vectors_and_follow_payload_writes(
+    index: VectorIndex,
+) -> None:
+    index.ensure_vector(VECTOR, DIM)
+    assert index.search_text(query_vector("IMG_2041"), SearchFilters(), limit=5) == []
+    points = [photo(seed, paths=[f"/lib/trips/IMG_{2040 + seed}.jpg"]) for seed in range(4)]
+    points.append(photo(9, keywords=["Lighthouse"], format="png"))
+    index.upsert(points)
+    hits = index.search_text(query_vector("IMG_2041"), SearchFilters(), limit=5)
+    assert hits[0].id == points[1].id and hits[0].score > hits[1].score  # rare 2041 beats img
+    assert len(hits) == 4  # every IMG_ shares img; the lighthouse shares no word
+    pngs = SearchFilters(formats=("png",))
+    assert index.search_text(query_vector("img lighthouse"), pngs, limit=5)[0].id == points[4].id
+    assert index.search_text(query_vector("img"), pngs, limit=5) == []
+    index.set_payload(points[4].id, {"paths": ["/lib/IMG_7.jpg"], "filename": "IMG_7.jpg"})
+    assert points[4].id in ids(index.search_text(query_vector("img_7"), SearchFilters(), 5))
+    assert index.lacking_text(10) == ([], None)
+
+
+def test_a_model_switch_keeps_the_words(index: VectorIndex) -> None:
+    points = _switching(index, 3)
+    index.update_vectors(NEW, {p.id: half(n) for n, p in enumerate(points)})
+    index.set_active_vector(NEW)
+    index.drop_vector(VECTOR)
+    found = index.search_text(query_vector("2"), SearchFilters(), limit=5)  # /lib/2.jpg
+    assert [h.id for h in found] == [points[2].id]
+
+
+def test_set_text_gives_points_their_words(index: VectorIndex) -> None:
+    index.ensure_vector(VECTOR, DIM)
+    point = photo(1)
+    index.upsert([point])
+    renamed = StoredPoint(point.id, {"paths": ["/lib/harbour.jpg"]})
+    index.set_text([renamed, StoredPoint(str(uuid.uuid4()), {"paths": ["/x/harbour.jpg"]})])
+    assert ids(index.search_text(query_vector("harbour"), SearchFilters(), 5)) == {point.id}
+    assert index.retrieve([point.id])[0].payload["paths"] == ["/lib/1.jpg"]  # payload kept

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from embed import Embedder
+from embed.decode import register_optional_formats
 from pixseek.index.base import SearchFilters
 from pixseek.indexing.ingest import Indexer, Ingester
 from pixseek.library import Library
@@ -23,7 +24,7 @@ from pixseek.photos.thumbnails import thumbnail_path
 from pixseek.photos.uploads import store_upload
 from pixseek.search.search import QueryTerm, SearchRequest, search
 from pixseek.settings import Settings
-from tests.imagegen import textured_rgb, write_image
+from tests.imagegen import textured_rgb, write_dng, write_image
 from tests.integration.library import generate_library
 from tests.integration.services import indexed_rows
 
@@ -167,7 +168,7 @@ def test_a_killed_import_resumes_without_loss_or_duplicates(tmp_path: Path) -> N
         assert reopened.catalog.status_counts()["indexed"] == len(lib.photos)
 
 
-def test_mpo_and_jpeg2000_are_read_and_other_files_are_skipped_with_why(
+def test_mpo_jpeg2000_jxl_and_raw_are_read_and_other_files_are_skipped_with_why(
     tmp_path: Path, library: Library
 ) -> None:
     root = tmp_path / "camera"
@@ -176,12 +177,23 @@ def test_mpo_and_jpeg2000_are_read_and_other_files_are_skipped_with_why(
         root / "stereo.mpo", "MPO", save_all=True, append_images=[textured_rgb(42, (96, 64))]
     )
     textured_rgb(43, (96, 64)).save(root / "scan.jp2")
-    for name in ("clip.mp4", "IMG_0001.CR2", "notes.txt", "IMG_0001.xmp"):
+    register_optional_formats()  # the JPEG XL plugin, to write one
+    textured_rgb(44, (96, 64)).save(root / "modern.jxl")
+    write_dng(root / "IMG_0002.DNG", textured_rgb(45, (96, 64)), orientation=6)
+    for name in ("clip.mp4", "notes.txt", "IMG_0001.xmp"):
         (root / name).write_bytes(b"not read")
+    (root / "IMG_0001.CR2").write_bytes(b"not read")  # a RAW suffix: LibRaw is asked, and says
     report = run(library, root)
-    assert (report["indexed"], report["failed"]) == (2, [])
+    assert report["indexed"] == 4
+    assert [(Path(f["path"]).name, f["reason"][:34]) for f in report["failed"]] == [
+        ("IMG_0001.CR2", "camera RAW that LibRaw cannot read")
+    ]
+    raw = library.index.retrieve([point_id(file_sha256(root / "IMG_0002.DNG"))])[0].payload
+    assert (raw["format"], raw["camera_make"], raw["width"], raw["height"]) == (
+        "raw", "Pixseek", 32, 48,
+    )  # fmt: skip
+    assert (raw["taken_at"], raw["taken_at_source"]) == ("2021-05-04T10:20:30", "exif:DateTime")
     assert {item["path"].rsplit("/", 1)[1]: item["reason"] for item in report["skipped"]} == {
-        "IMG_0001.CR2": "unsupported: camera RAW is not read yet (index its JPEG or an export)",
         "IMG_0001.xmp": "unsupported: an editor's sidecar file",
         "clip.mp4": "unsupported: a video, not a photo",
         "notes.txt": "unsupported: .txt is not an image type pixseek reads",
@@ -190,6 +202,6 @@ def test_mpo_and_jpeg2000_are_read_and_other_files_are_skipped_with_why(
         Path(path).name: library.index.retrieve([point_id(file_sha256(Path(path)))])[0].payload[
             "format"
         ]
-        for path in (root / "stereo.mpo", root / "scan.jp2")
+        for path in (root / "stereo.mpo", root / "scan.jp2", root / "modern.jxl")
     }
-    assert formats == {"stereo.mpo": "jpeg", "scan.jp2": "jpeg2000"}
+    assert formats == {"stereo.mpo": "jpeg", "scan.jp2": "jpeg2000", "modern.jxl": "jxl"}

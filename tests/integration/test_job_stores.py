@@ -92,3 +92,15 @@ def test_a_job_ends_with_the_counts_it_is_given_and_counts_nothing_after(store: 
     ended = store.get(job.id)
     assert ended is not None and (ended.state, ended.done, ended.failed) == ("done", 2, 2)
     assert ended.failures == [("/lib/a.jpg", "bad"), ("/lib/b.jpg", "bad")]
+
+
+def test_detail_keys_are_merged_in_and_show_the_skipped_count(store: JobStore) -> None:
+    job = store.create("index", {"paths": ["/photos"]})
+    skipped = [{"path": "/photos/a.cr2", "reason": "camera RAW is not read yet"}]
+    store.add_detail(job.id, {"skipped": 1, "skipped_files": skipped})
+    found = store.get(job.id)
+    assert found is not None
+    assert found.detail == {"paths": ["/photos"], "skipped": 1, "skipped_files": skipped}
+    assert found.skipped == found.as_dict()["skipped"] == 1
+    store.add_detail("nosuchjob", {"skipped": 1})  # a gone job is left alone
+    assert store.get("nosuchjob") is None

@@ -21,6 +21,7 @@ from pixseek.jobs.stores import SqlJobStore
 from pixseek.library import Library
 from pixseek.photos.identity import file_sha256, point_id
 from pixseek.settings import Settings
+from tests.imagegen import textured_rgb
 from tests.integration.library import GeneratedLibrary, generate_library
 
 COUNT = 24
@@ -60,6 +61,24 @@ def test_a_job_queues_and_ingests_every_file(
     assert (job.state, job.total, job.done, job.failed) == ("done", COUNT + 3, COUNT, 3)
     assert opened.index.count() == COUNT
     assert opened.catalog.pending_count(job.id) == 0
+
+
+def test_a_job_lists_the_files_its_scan_skipped_with_why(opened: Library, tmp_path: Path) -> None:
+    root = tmp_path / "mixed"
+    root.mkdir()
+    textured_rgb(1).save(root / "photo.jpg")
+    for name in ("notes.txt", "clip.mp4"):
+        (root / name).write_bytes(b"not read")
+    jobs = SqlJobStore(opened.database)
+    job = jobs.get(scan_and_ingest(opened, jobs, root))
+    assert job is not None
+    assert (job.state, job.done, job.skipped) == ("done", 1, 2)
+    assert job.as_dict()["skipped"] == 2
+    reasons = {Path(item["path"]).name: item["reason"] for item in job.detail["skipped_files"]}
+    assert reasons == {
+        "notes.txt": "unsupported: .txt is not an image type pixseek reads",
+        "clip.mp4": "unsupported: a video, not a photo",
+    }
 
 
 def test_reindex_all_embeds_every_file_again(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from tests.web.conftest import (
 JOB_FIELDS = {
     "id", "kind", "state", "total", "done", "failed", "failures", "images_per_second",
     "eta_seconds", "created_at", "started_at", "finished_at", "error", "cancel_requested",
-    "detail",
+    "detail", "skipped",
 }  # fmt: skip
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "web.md"
 
@@ -331,6 +332,26 @@ def test_a_second_backup_while_one_runs_answers_409(site: Site, admin: Visitor) 
     running = site.services.jobs.create("backup", {})
     try:
         error = assert_error(admin.post("/api/v1/admin/backups", json={}), 409)
+        assert running.id in error["message"]
+    finally:
+        site.services.jobs.finish(running.id, "cancelled")
+
+
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="Tesseract is not installed")
+def test_an_ocr_job_reads_every_photo_and_a_second_one_waits(
+    site: Site, admin: Visitor, viewer: Visitor
+) -> None:
+    assert_error(viewer.post("/api/v1/admin/ocr", json={}), 403)
+    answer = admin.post("/api/v1/admin/ocr", json={})
+    assert answer.status_code == 202, answer.text
+    job = site.wait_job(answer.json["job"]["id"])
+    points = site.services.library.index.count()
+    assert (job.kind, job.state, job.done, job.total) == ("ocr", "done", points, points), job
+    stored, _ = site.services.library.index.scroll(None, points)
+    assert all("ocr_text" in point.payload for point in stored)
+    running = site.services.jobs.create("ocr", {})
+    try:
+        error = assert_error(admin.post("/api/v1/admin/ocr", json={}), 409)
         assert running.id in error["message"]
     finally:
         site.services.jobs.finish(running.id, "cancelled")

@@ -14,7 +14,7 @@ from tests.web.conftest import LIBRARY_PHOTOS, PICTURE_SIZE, Site, Visitor, asse
 from tests.web.photos import camera_of
 
 PHOTO_FIELDS = {
-    "id", "path", "filename", "taken_at", "width", "height", "format", "camera",
+    "id", "path", "filename", "taken_at", "width", "height", "format", "camera", "place",
     "thumbnail_url", "preview_url", "original_url", "payload",
 }  # fmt: skip
 
@@ -52,7 +52,8 @@ def test_a_text_search_answers_every_photo_with_its_fields_and_scores(
     scores = [r["score"] for r in results]
     assert scores == sorted(scores, reverse=True)
     for result in results:
-        assert set(result) == PHOTO_FIELDS | {"score", "similar"}  # similar: folded copies
+        assert set(result) == PHOTO_FIELDS | {"score", "matched", "similar"}  # similar: copies
+        assert result["matched"] == ["visual"]  # no file is named "a picture"
         seed = int(result["filename"].removeprefix("photo").removesuffix(".jpg"))
         assert result["camera"] == camera_of(seed)
         assert result["taken_at"] == f"2021-06-{1 + seed:02d}T10:30:00"

@@ -227,6 +227,7 @@ const KINDS = {
   "model-switch": "Model switch",
   backup: "Backup",
   eval: "Eval",
+  ocr: "Text in photos (OCR)",
 };
 const jobElements = new Map(); // job id -> {el, parts}
 
@@ -256,6 +257,7 @@ function makeJob(job) {
     eta: h("span", { class: "job-eta" }),
     error: h("p", { class: "job-error error-text", hidden: true }),
     failures: makeFailures(job.id),
+    skipped: makeSkipped(),
   };
   parts.cancel.addEventListener("click", () => cancelJob(job.id, parts.cancel));
   parts.bar.setAttribute("aria-label", "Progress");
@@ -273,6 +275,7 @@ function makeJob(job) {
     ),
     parts.error,
     parts.failures.el,
+    parts.skipped.el,
   );
   return { el, parts };
 }
@@ -329,6 +332,34 @@ function updateJob(entry, job) {
   parts.error.textContent = job.error || "";
 
   updateFailures(parts.failures, job);
+  updateSkipped(parts.skipped, job);
+}
+
+// ---------------------------------------------------------------- files a scan passed over
+// The job's detail lists them (the first 200) with why, as `pixseek index` does.
+function makeSkipped() {
+  const view = {
+    el: h("details", { class: "job-skipped", hidden: true }),
+    summary: h("summary", {}),
+    list: h("ul", { class: "plain-list failure-list", tabindex: "0", "aria-label": "Skipped files" }),
+    shown: -1,
+  };
+  view.el.append(view.summary, view.list);
+  return view;
+}
+
+function updateSkipped(view, job) {
+  const skipped = Number(job.skipped) || 0;
+  const files = Array.isArray(job.detail?.skipped_files) ? job.detail.skipped_files : [];
+  view.el.hidden = skipped === 0;
+  view.summary.textContent = `${plural(skipped, "file")} skipped for their type`;
+  if (view.shown === files.length) return;
+  view.shown = files.length;
+  const items = files.map((f) =>
+    h("li", {}, h("span", { class: "path" }, f.path), h("span", { class: "muted" }, " — "), f.reason),
+  );
+  if (skipped > files.length) items.push(h("li", { class: "muted" }, `and ${formatCount(skipped - files.length)} more`));
+  view.list.replaceChildren(...items);
 }
 
 // ---------------------------------------------------------------- a job's failed files

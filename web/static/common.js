@@ -377,6 +377,7 @@ export function photoMetadata(photo) {
   }
   add("Format", photo.format ? String(photo.format).toUpperCase() : null);
   add("File size", p.bytes ? formatBytes(p.bytes) : null);
+  add("Place", photo.place || null);
   if (p.gps && Number.isFinite(p.gps.lat) && Number.isFinite(p.gps.lon)) {
     const lat = p.gps.lat.toFixed(5);
     const lon = p.gps.lon.toFixed(5);
@@ -406,6 +407,7 @@ export function photoMetadata(photo) {
   add("Folder", p.folder ? h("span", { class: "path" }, p.folder) : null);
   add("Added", p.source === "upload" ? "uploaded" : p.source ? "library folder" : null);
   if (typeof photo.score === "number") add("Score", photo.score.toFixed(3));
+  if (photo.matched?.length) add("Matched", photo.matched.join(", "));
   return h("dl", { class: "meta" }, rows);
 }
 

@@ -18,6 +18,7 @@ import {
   thumbnailUrl,
   toast,
 } from "./common.js";
+import { filterValues, monthName } from "./filter-values.js";
 
 const PAGE_SIZE = 48;
 const SIMILAR_COUNT = 12;
@@ -27,7 +28,7 @@ const SHRINK_TO_SIDE = 1600;
 const TEXT_FILTER_DELAY_MS = 700;
 const PHOTO_DRAG_TYPE = "application/x-pixseek-photo";
 const DEFAULT_CUTOFF = 0.9;
-const FILTER_KEYS = ["after", "before", "camera", "folder", "format", "shape"];
+const FILTER_KEYS = ["after", "before", "camera", "folder", "place", "format", "shape"];
 
 const $ = (id) => document.getElementById(id);
 const els = {
@@ -43,10 +44,15 @@ const els = {
   before: $("filter-before"),
   camera: $("filter-camera"),
   folder: $("filter-folder"),
+  place: $("filter-place"),
   format: $("filter-format"),
   shape: $("filter-shape"),
   location: $("filter-location"),
+  period: $("filter-period"),
   sort: $("sort"),
+  sortField: $("sort").closest(".filter"),
+  oldest: $("oldest"),
+  orderField: $("order-field"),
   collapse: $("collapse"),
   rerank: $("rerank"),
   cutoff: $("cutoff"),
@@ -94,8 +100,11 @@ const state = {
   q: "",
   images: [], // {key, data (base64), url (object URL), name, weight}
   photos: [], // {id, weight, thumb, label}
-  filters: { after: "", before: "", camera: "", folder: "", format: "", shape: "", location: false },
+  filters: {
+    after: "", before: "", camera: "", folder: "", place: "", format: "", shape: "", location: false,
+  }, // prettier-ignore
   sort: "relevance",
+  oldest: false, // no query, only filters: the timeline, oldest photos first
   cutoff: 0.9, // date sorts: photos scoring at least this share of the best (0: every photo)
   collapse: true, // one photo per near-duplicate group, the rest as "+N similar"
   rerank: true, // image queries re-ranked by local features (the API's default too)
@@ -114,6 +123,8 @@ let searchSeq = 0;
 let searching = null; // AbortController of the first-page search under way
 let loadingMore = null; // the promise of the next page under way
 let autoLoad = true; // off after a failed page, until the button is pressed
+let browsing = false; // the photos on screen are the timeline (no query, only filters)
+const monthPhotos = new Map(); // on the timeline: month ("2021-06") -> photos passing the filters
 
 // ---------------------------------------------------------------- the address
 
@@ -130,6 +141,7 @@ function toParams() {
   }
   if (!state.collapse) params.set("all", "1");
   if (!state.rerank) params.set("rerank", "0");
+  if (state.oldest) params.set("order", "oldest");
   if (state.feedback) {
     for (const id of state.feedback.liked) params.append("liked", id);
     for (const id of state.feedback.disliked) params.append("disliked", id);
@@ -151,6 +163,7 @@ function fromParams(params, imageKeys = []) {
   state.cutoff = Number.isFinite(cutoff) ? Math.min(1, Math.max(0, cutoff)) : DEFAULT_CUTOFF;
   state.collapse = params.get("all") !== "1";
   state.rerank = params.get("rerank") !== "0";
+  state.oldest = params.get("order") === "oldest";
   const liked = params.getAll("liked");
   const disliked = params.getAll("disliked");
   state.ratings = new Map();
@@ -200,6 +213,7 @@ function readControls() {
     before: els.before.value,
     camera: els.camera.value.trim(),
     folder: els.folder.value.trim(),
+    place: els.place.value.trim(),
     format: els.format.value,
     shape: els.shape.value,
     location: els.location.checked,
@@ -209,6 +223,7 @@ function readControls() {
   state.cutoff = Number.isFinite(cutoff) ? cutoff : DEFAULT_CUTOFF;
   state.collapse = els.collapse.checked;
   state.rerank = els.rerank.checked;
+  state.oldest = els.oldest.checked;
 }
 
 function writeControls() {
@@ -217,6 +232,7 @@ function writeControls() {
   els.before.value = state.filters.before;
   els.camera.value = state.filters.camera;
   els.folder.value = state.filters.folder;
+  els.place.value = state.filters.place;
   els.format.value = state.filters.format;
   els.shape.value = state.filters.shape;
   els.location.checked = state.filters.location;
@@ -224,6 +240,8 @@ function writeControls() {
   els.cutoff.value = String(state.cutoff);
   els.collapse.checked = state.collapse;
   els.rerank.checked = state.rerank;
+  els.oldest.checked = state.oldest;
+  values.showPeriod();
   showCutoff();
   showFilterCount();
   renderChips();
@@ -241,6 +259,11 @@ function filtersBody() {
     .filter(Boolean);
   if (cameras.length) filters.cameras = cameras;
   if (f.folder) filters.folders = [f.folder];
+  const places = f.place
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean);
+  if (places.length) filters.places = places;
   if (f.format) filters.formats = [f.format];
   if (f.shape) filters.shapes = [f.shape];
   if (f.location) filters.has_location = true;
@@ -271,6 +294,7 @@ function searchBody() {
   const key = JSON.stringify({
     ...body,
     images: state.images.map((image) => [image.key, image.weight]),
+    oldest: state.oldest,
   });
   return { body, key };
 }
@@ -299,7 +323,9 @@ async function runSearch({ history: mode = "push", force = false } = {}) {
   const seq = ++searchSeq;
   autoLoad = true;
   showError(els.error, null);
-  if (!hasSomethingToSearch(body)) {
+  const timeline = !hasSomethingToSearch(body);
+  showSortControls(timeline && Boolean(body.filters));
+  if (timeline && !body.filters) {
     shownBody = null;
     results = [];
     nextOffset = null;
@@ -315,19 +341,24 @@ async function runSearch({ history: mode = "push", force = false } = {}) {
   searching = controller;
   setBusy(true);
   try {
-    const answer = await api("/search", {
-      method: "POST",
-      body: { ...body, limit: PAGE_SIZE, offset: 0 },
-      signal: controller.signal,
-    });
+    const answer = timeline
+      ? await timelinePage(body, null, controller.signal)
+      : await api("/search", {
+          method: "POST",
+          body: { ...body, limit: PAGE_SIZE, offset: 0 },
+          signal: controller.signal,
+        });
     if (seq !== searchSeq) return;
     shownBody = body;
+    browsing = timeline;
+    monthPhotos.clear();
+    for (const month of answer.months || []) monthPhotos.set(month.month, month.photos);
     results = answer.results;
     if (photosNow) photosAtLastSearch = new Map(photosNow); // else the first look sets it
     showIndexing(activeJobs);
     known.clear();
     for (const photo of results) known.set(photo.id, photo);
-    nextOffset = answer.next_offset;
+    nextOffset = timeline ? answer.next : answer.next_offset;
     renderResults();
     renderInfo(answer.took_ms);
     showHiddenByCutoff(answer.hidden_by_cutoff || 0);
@@ -363,17 +394,20 @@ function loadMore() {
   els.loadMore.textContent = "Loading…";
   loadingMore = (async () => {
     try {
-      const answer = await api("/search", {
-        method: "POST",
-        body: { ...shownBody, limit: PAGE_SIZE, offset: nextOffset },
-      });
+      const answer = browsing
+        ? await timelinePage(shownBody, nextOffset)
+        : await api("/search", {
+            method: "POST",
+            body: { ...shownBody, limit: PAGE_SIZE, offset: nextOffset },
+          });
       if (seq !== searchSeq) return;
       const fresh = answer.results.filter((photo) => !known.has(photo.id));
       for (const photo of fresh) known.set(photo.id, photo);
+      for (const month of answer.months || []) monthPhotos.set(month.month, month.photos);
       const start = results.length;
       results.push(...fresh);
-      nextOffset = answer.next_offset;
-      els.results.append(...fresh.map((photo, i) => resultTile(photo, start + i)));
+      nextOffset = browsing ? answer.next : answer.next_offset;
+      els.results.append(...tiles(fresh, start));
       renderInfo(answer.took_ms);
       autoLoad = true;
     } catch (error) {
@@ -387,6 +421,25 @@ function loadMore() {
     }
   })();
   return loadingMore;
+}
+
+/** A page of the timeline: the photos passing the filters by date, from cursor on. */
+function timelinePage(body, cursor, signal) {
+  const order = state.oldest ? "oldest" : "newest";
+  return api("/timeline", {
+    method: "POST",
+    body: { filters: body.filters || {}, order, limit: PAGE_SIZE, cursor },
+    signal,
+  });
+}
+
+/** With no query, the filters show the timeline: "Oldest first" instead of the sort controls. */
+function showSortControls(timeline) {
+  els.orderField.hidden = !timeline;
+  for (const field of [els.sortField, els.collapse.closest(".filter"), els.rerank.closest(".filter")])
+    field.hidden = timeline;
+  if (timeline) els.cutoffField.hidden = true;
+  else showCutoff();
 }
 
 function setBusy(busy) {
@@ -441,11 +494,20 @@ function resultTile(photo, index) {
       "div",
       { class: "result-caption" },
       h("span", { class: "score", title: "Similarity score" }, score),
+      matchedNote(photo),
       photo.taken_at
         ? h("time", { datetime: photo.taken_at }, formatDate(photo.taken_at))
         : h("span", { class: "muted" }, "no date"),
     ),
   );
+}
+
+/** What matched besides the picture (name, folder, keyword, ...): a quiet note on the tile. */
+function matchedNote(photo) {
+  const words = (photo.matched || []).filter((source) => source !== "visual");
+  if (!words.length) return null;
+  const all = photo.matched.join(", ");
+  return h("span", { class: "matched", title: `Matched: ${all}` }, words.join(" · "));
 }
 
 /** "+N similar": near-duplicates folded under this photo; pressing it shows every photo. */
@@ -483,8 +545,35 @@ function ratingButton(action, pressed, name, withText = false) {
   );
 }
 
+/** The tiles of photos from results[start] on; on the timeline, under their months' headers. */
+function tiles(photos, start) {
+  if (!browsing) return photos.map((photo, i) => resultTile(photo, start + i));
+  const shown = [];
+  let month = start > 0 ? monthOf(results[start - 1]) : null;
+  photos.forEach((photo, i) => {
+    if (monthOf(photo) !== month) {
+      month = monthOf(photo);
+      shown.push(monthHead(month));
+    }
+    shown.push(resultTile(photo, start + i));
+  });
+  return shown;
+}
+
+const monthOf = (photo) => String(photo.taken_at || "").slice(0, 7);
+
+function monthHead(month) {
+  const photos = monthPhotos.get(month);
+  return h(
+    "li",
+    { class: "month-head", dataset: { month } },
+    h("h2", {}, monthName(month)),
+    typeof photos === "number" ? h("span", { class: "muted" }, plural(photos, "photo")) : null,
+  );
+}
+
 function renderResults() {
-  els.results.replaceChildren(...results.map((photo, i) => resultTile(photo, i)));
+  els.results.replaceChildren(...tiles(results, 0));
   rovingIndex = 0;
   makeTabStop(0);
   showEmpty();
@@ -510,7 +599,7 @@ function makeTabStop(index) {
 
 /** Tiles in one row of the grid, from where they are laid out. */
 function gridColumns() {
-  const tiles = els.results.children;
+  const tiles = els.results.querySelectorAll(".result");
   if (!tiles.length) return 1;
   const top = tiles[0].offsetTop;
   let columns = 0;
@@ -520,7 +609,7 @@ function gridColumns() {
 
 function gridStep(key) {
   const columns = gridColumns();
-  const count = els.results.children.length;
+  const count = tileThumbs().length;
   return {
     ArrowLeft: -1,
     ArrowRight: 1,
@@ -538,7 +627,7 @@ els.results.addEventListener("keydown", (event) => {
   const step = gridStep(event.key);
   if (step === undefined) return;
   event.preventDefault();
-  const count = els.results.children.length;
+  const count = tileThumbs().length;
   const target = makeTabStop(Math.max(0, Math.min(count - 1, rovingIndex + step)));
   target?.focus();
   if (target && rovingIndex >= count - gridColumns() && autoLoad) loadMore();
@@ -566,7 +655,9 @@ function showEmpty() {
       : isAdmin()
         ? "Upload photos, or index a folder with pixseek index FOLDER."
         : "An admin adds photos by uploading them or indexing a folder."
-    : "Try other words, fewer filters, or a lower relevance cutoff.";
+    : browsing
+      ? "Try fewer filters: the timeline shows the photos that have a capture date."
+      : "Try other words, fewer filters, or a lower relevance cutoff.";
 }
 
 function renderInfo(tookMs) {
@@ -581,7 +672,9 @@ function renderInfo(tookMs) {
       : more
         ? `${results.length}+ photos`
         : plural(results.length, "photo");
-  const order = { date_desc: " · newest first", date_asc: " · oldest first" }[state.sort] || "";
+  const order = browsing
+    ? ` by date · ${state.oldest ? "oldest" : "newest"} first`
+    : { date_desc: " · newest first", date_asc: " · oldest first" }[state.sort] || "";
   const refined = shownBody.feedback ? " · refined by your ratings" : "";
   const took = typeof tookMs === "number" ? ` · ${tookMs < 10 ? tookMs.toFixed(1) : Math.round(tookMs)} ms` : "";
   els.info.textContent = `${count}${order}${refined}${took}`;
@@ -1336,21 +1429,28 @@ els.refineClear.addEventListener("click", clearRatings);
 
 function filtersChanged() {
   readControls();
+  values.showPeriod();
   showFilterCount();
   runSearch();
+  values.load(filtersBody());
 }
 
+const values = filterValues(els, filtersChanged);
+
 let textFilterTimer = null;
-for (const input of [els.after, els.before, els.format, els.shape, els.location, els.sort, els.collapse, els.rerank]) {
+for (const input of [els.after, els.before, els.format, els.shape, els.location, els.sort, els.collapse, els.rerank, els.oldest]) {
   input.addEventListener("change", () => {
     showCutoff();
     filtersChanged();
   });
 }
-for (const input of [els.camera, els.folder]) {
+for (const input of [els.camera, els.folder, els.place]) {
   input.addEventListener("input", () => {
     clearTimeout(textFilterTimer);
-    textFilterTimer = setTimeout(filtersChanged, TEXT_FILTER_DELAY_MS);
+    textFilterTimer = setTimeout(() => {
+      // while the library's values are offered, one is taken (or Enter pressed) to search
+      if (input.getAttribute("aria-expanded") !== "true") filtersChanged();
+    }, TEXT_FILTER_DELAY_MS);
   });
   input.addEventListener("change", () => {
     clearTimeout(textFilterTimer);
@@ -1374,7 +1474,7 @@ function cutoffWords(cutoff) {
 }
 
 function showCutoff() {
-  const dated = els.sort.value !== "relevance";
+  const dated = els.sort.value !== "relevance" && els.orderField.hidden; // not on the timeline
   const cutoff = Number.parseFloat(els.cutoff.value);
   els.cutoffField.hidden = !dated;
   els.cutoffValue.textContent = cutoffWords(cutoff);
@@ -1409,7 +1509,7 @@ function showFilterCount() {
 }
 
 els.filtersClear.addEventListener("click", () => {
-  for (const input of [els.after, els.before, els.camera, els.folder]) input.value = "";
+  for (const input of [els.after, els.before, els.camera, els.folder, els.place]) input.value = "";
   els.format.value = "";
   els.shape.value = "";
   els.location.checked = false;
@@ -1502,6 +1602,7 @@ window.addEventListener("popstate", (event) => {
     fromParams(params, event.state?.images || []);
     writeControls();
     runSearch({ history: "none", force: true }).then(() => photo && openPhotoFromAddress(photo));
+    values.load(filtersBody());
     nameUnknownPhotos();
   } else if (photo && !els.detail.open) {
     openPhotoFromAddress(photo);
@@ -1537,6 +1638,7 @@ runSearch({ history: startPhoto ? "none" : "replace", force: true }).then(() => 
   if (startPhoto) openPhotoFromAddress(startPhoto);
 });
 nameUnknownPhotos();
+values.load(filtersBody());
 pollIndexing();
 if (!state.q && !state.photos.length && !state.images.length && !state.feedback) {
   els.query.focus({ preventScroll: true });

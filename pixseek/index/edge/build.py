@@ -34,6 +34,7 @@ from uuid import UUID
 import qdrant_edge as qe
 
 from pixseek.errors import IndexBackendError
+from pixseek.photos.text import TEXT_VECTOR
 
 log = logging.getLogger(__name__)
 PointId = int | UUID | str
@@ -161,6 +162,15 @@ def vector_spaces(path: Path) -> dict[str, int]:
         return {}
     vectors = json.loads(config_file.read_text()).get("vectors", {})
     return {name: int(params["size"]) for name, params in vectors.items()}
+
+
+def has_text_space(path: Path) -> bool:
+    """Whether the shard at path holds the sparse text vector (shards made before text search
+    do not)."""
+    config_file = path / CONFIG_FILE
+    if not config_file.exists():
+        return False
+    return TEXT_VECTOR in json.loads(config_file.read_text()).get("sparse_vectors", {})
 
 
 def _match_spaces(shard: qe.EdgeShard, built: dict[str, int], live: dict[str, int]) -> None:

@@ -30,4 +30,12 @@ def _edge_condition(condition: Condition) -> Any:
         )
     if condition.kind == "is_empty":
         return qe.IsEmptyCondition(condition.key)
+    if condition.kind == "geo_radius":
+        lat, lon, metres = condition.geo
+        radius = qe.GeoRadius(qe.GeoPoint(lon=lon, lat=lat), metres)
+        return qe.FieldCondition(condition.key, geo_radius=radius)
+    if condition.kind == "geo_box":
+        north, west, south, east = condition.geo
+        box = qe.GeoBoundingBox(qe.GeoPoint(lon=west, lat=north), qe.GeoPoint(lon=east, lat=south))
+        return qe.FieldCondition(condition.key, geo_bounding_box=box)
     return qe.HasIdCondition(set(condition.values))

@@ -38,6 +38,7 @@ from pixseek.index.edge.build import (
     CONFIG_FILE,
     PointId,
     building_copy,
+    has_text_space,
     optimize_in_child,
     recover_interrupted_swap,
     replace_shard,
@@ -45,6 +46,7 @@ from pixseek.index.edge.build import (
     vector_spaces,
 )
 from pixseek.index.edge.filter import edge_filter
+from pixseek.photos.text import TEXT_KEYS, TEXT_VECTOR, TextVector, text_vector
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +85,11 @@ class EdgeIndex:
         self._lock = threading.RLock()
         self._touched: set[str] | None = None  # ids written while an aside build runs
         recover_interrupted_swap(path)
+        self._has_text = False  # whether the shard holds the text vector (has_text_space)
         if (path / CONFIG_FILE).exists():
             self._shard = _open(lambda: qe.EdgeShard.load(str(path)), path)
+            self._ensure_text_space()
+            self._create_payload_indexes()  # an older shard gets the fields added since
 
     def ensure_vector(self, name: str, dim: int) -> None:
         with self._lock:
@@ -92,9 +97,7 @@ class EdgeIndex:
 
     def _ensure_vector(self, name: str, dim: int) -> None:
         existing = self.vector_names()
-        if existing.get(name) == dim:
-            return
-        if name in existing:
+        if name in existing and existing[name] != dim:
             raise IndexBackendError(
                 f"the index holds vector {name!r} of size {existing[name]}, not {dim}"
             )
@@ -102,10 +105,20 @@ class EdgeIndex:
             config = self._shard_config(name, dim)
             self._shard = _open(lambda: qe.EdgeShard.create(str(self.path), config), self.path)
             self._create_payload_indexes()
-        else:
+        elif name not in existing:
             self._shard.update(
                 qe.UpdateOperation.create_dense_vector(name, dim, qe.Distance.Cosine)
             )
+        self._ensure_text_space()
+
+    def _ensure_text_space(self) -> None:
+        """The sparse text vector beside the models' vectors; a shard made before text search
+        gains it here (its points get their words from the text backfill)."""
+        if self._shard is not None and not has_text_space(self.path):
+            self._shard.update(
+                qe.UpdateOperation.create_sparse_vector(TEXT_VECTOR, modifier=qe.Modifier.Idf)
+            )
+        self._has_text = self._shard is not None
 
     def _shard_config(self, name: str, dim: int) -> qe.EdgeConfig:
         quantization = _quantization_config(self.tuning.quantization)
@@ -118,6 +131,7 @@ class EdgeIndex:
         optimizers = qe.EdgeOptimizersConfig(indexing_threshold=self.indexing_threshold_kb)
         return qe.EdgeConfig(
             vectors={name: params},
+            sparse_vectors={TEXT_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
             hnsw_config=hnsw,
             quantization_config=quantization,
             optimizers=optimizers,
@@ -131,14 +145,39 @@ class EdgeIndex:
             return
         # a vector whose space was dropped meanwhile (a retired model) is left out
         names = self.vector_names()
-        edge_points = [
-            qe.Point(p.id, {n: v.tolist() for n, v in p.vectors.items() if n in names}, p.payload)
-            for p in points
-        ]
+        edge_points = [qe.Point(p.id, self._point_vectors(p, names), p.payload) for p in points]
         self._write([p.id for p in points], qe.UpdateOperation.upsert_points(edge_points))
 
+    def _point_vectors(self, point: IndexPoint, names: dict[str, int]) -> dict[str, Any]:
+        vectors: dict[str, Any] = {n: v.tolist() for n, v in point.vectors.items() if n in names}
+        if self._has_text:
+            vectors[TEXT_VECTOR] = _sparse(text_vector(point.payload))
+        return vectors
+
     def set_payload(self, point_id: str, payload: dict[str, Any]) -> None:
-        self._write([point_id], qe.UpdateOperation.set_payload([point_id], payload))
+        with self._lock:  # the words are read back and rewritten before another write
+            self._write([point_id], qe.UpdateOperation.set_payload([point_id], payload))
+            if TEXT_KEYS & payload.keys():
+                self.set_text(self.retrieve([point_id]))
+
+    def set_text(self, points: Sequence[StoredPoint]) -> None:
+        with self._lock:
+            if self._shard is None or not self._has_text:
+                return
+            ids: list[PointId] = [*valid_point_ids([p.id for p in points])]
+            present = {str(r.id) for r in self._shard.retrieve(ids, False, False)} if ids else set()
+            written = [p for p in points if p.id in present]
+            updates = [
+                qe.PointVectors(p.id, {TEXT_VECTOR: _sparse(text_vector(p.payload))})
+                for p in written
+            ]
+            if updates:
+                self._write([p.id for p in written], qe.UpdateOperation.update_vectors(updates))
+
+    def lacking_text(
+        self, limit: int, start: str | None = None
+    ) -> tuple[list[StoredPoint], str | None]:
+        return self.lacking_vector(TEXT_VECTOR, limit, start)
 
     def update_vectors(self, name: str, vectors: dict[str, np.ndarray]) -> None:
         with self._lock:  # Edge refuses the whole update for one id it lacks: check under lock
@@ -169,11 +208,16 @@ class EdgeIndex:
         return points, str(following) if following is not None else None
 
     def scroll(
-        self, vector: str | None, limit: int, start: str | None = None
+        self,
+        vector: str | None,
+        limit: int,
+        start: str | None = None,
+        filters: SearchFilters | None = None,
     ) -> tuple[list[StoredPoint], str | None]:
         request = qe.ScrollRequest(
-            offset=start, limit=limit, with_payload=True, with_vector=[vector] if vector else False
-        )
+            offset=start, limit=limit, filter=edge_filter(filters), with_payload=True,
+            with_vector=[vector] if vector else False,
+        )  # fmt: skip
         with self._lock:  # checked under the lock: a swap empties _shard for a moment
             if self._shard is None:
                 return [], None
@@ -216,6 +260,14 @@ class EdgeIndex:
     ) -> list[Hit]:
         query = qe.Query.Nearest(_floats(vector), using=vector_name)
         return self._query(query, filters, limit, offset, score_threshold)
+
+    def search_text(
+        self, query: TextVector, filters: SearchFilters, limit: int, offset: int = 0
+    ) -> list[Hit]:
+        if not query.indices or not self._has_text:
+            return []
+        return self._query(qe.Query.Nearest(_sparse(query), using=TEXT_VECTOR), filters, limit,
+                           offset, None)  # fmt: skip
 
     def recommend(
         self,
@@ -355,6 +407,7 @@ class EdgeIndex:
             replace_shard(self.path, directory)
             if (self.path / CONFIG_FILE).exists():
                 self._shard = _open(lambda: qe.EdgeShard.load(str(self.path)), self.path)
+            self._ensure_text_space()
 
     def close(self) -> None:
         with self._lock:
@@ -375,9 +428,13 @@ class EdgeIndex:
         return self._shard
 
     def _create_payload_indexes(self) -> None:
+        """The payload indexes of PAYLOAD_INDEXES the shard lacks (built over its points)."""
         shard = self._require()
+        present = shard.info().payload_schema
         for field_name, kind in PAYLOAD_INDEXES.items():
-            shard.update(qe.UpdateOperation.create_field_index(field_name, SCHEMA_TYPES[kind]))
+            if field_name not in present:
+                operation = qe.UpdateOperation.create_field_index(field_name, SCHEMA_TYPES[kind])
+                shard.update(operation)
 
 
 def _quantization_config(kind: str) -> Any:
@@ -389,6 +446,10 @@ def _quantization_config(kind: str) -> Any:
     if kind == "pq":
         return qe.ProductQuantizationConfig(compression=qe.CompressionRatio.X16, always_ram=True)
     return None
+
+
+def _sparse(vector: TextVector) -> qe.SparseVector:
+    return qe.SparseVector(vector.indices, vector.values)
 
 
 def _floats(vector: np.ndarray) -> list[float]:

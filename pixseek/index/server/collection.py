@@ -29,6 +29,7 @@ from pixseek.index.base import (
 from pixseek.index.server.filter import server_filter
 from pixseek.index.server.layout import CollectionLayout, vector_sizes
 from pixseek.index.server.snapshots import SnapshotTransfer
+from pixseek.photos.text import TEXT_KEYS, TEXT_VECTOR, TextVector, text_vector
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class QdrantServerIndex:
         self.transfer = transfer
         self.layout = CollectionLayout(client, collection)
         self._payload_indexes_checked: set[str] = set()
+        self._text_spaces: dict[str, bool] = {}  # collection -> holds the text vector
 
     def ensure_vector(self, name: str, dim: int) -> None:
         self.layout.refresh()
@@ -91,6 +93,9 @@ class QdrantServerIndex:
                     m=self.tuning.m, ef_construct=self.tuning.ef_construct
                 ),
                 quantization_config=quantization,
+                sparse_vectors_config={
+                    TEXT_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)
+                },
             )
         except (UnexpectedResponse, ValueError):
             if not self.client.collection_exists(collection):
@@ -109,20 +114,50 @@ class QdrantServerIndex:
         # each model's collection gets its own vector; a dropped model's vector is left out
         for name, collection in self.layout.collections().items():
             structs = [
-                models.PointStruct(
-                    id=p.id, vector={name: p.vectors[name].tolist()}, payload=p.payload
-                )
+                self._struct(collection, p.id, {name: p.vectors[name].tolist()}, p.payload)
                 for p in points
                 if name in p.vectors
             ]
             if structs:
                 self.client.upsert(collection, structs, wait=True)
 
+    def _struct(
+        self, collection: str, point_id: str, vectors: dict[str, Any], payload: dict[str, Any]
+    ) -> models.PointStruct:
+        """A point for this collection, with its words when the collection holds them."""
+        if self._has_text(collection):
+            vectors = vectors | {TEXT_VECTOR: _sparse(text_vector(payload))}
+        return models.PointStruct(id=point_id, vector=vectors, payload=payload)
+
+    def _has_text(self, collection: str) -> bool:
+        """Whether the collection holds the text vector (one made before text search does
+        not, and a server collection cannot gain one: its next model switch brings it)."""
+        if collection not in self._text_spaces:
+            params = self.client.get_collection(collection).config.params
+            self._text_spaces[collection] = TEXT_VECTOR in (params.sparse_vectors or {})
+        return self._text_spaces[collection]
+
     def set_payload(self, point_id: str, payload: dict[str, Any]) -> None:
         # by filter: a collection still being filled may not hold the point yet
         selector = models.Filter(must=[models.HasIdCondition(has_id=[point_id])])
         for collection in set(self.layout.collections().values()):
             self.client.set_payload(collection, payload, points=selector, wait=True)
+            if TEXT_KEYS & payload.keys():
+                self._write_text(collection, self._payloads(collection, [point_id]))
+
+    def set_text(self, points: Sequence[StoredPoint]) -> None:
+        for collection in set(self.layout.collections().values()):
+            present = self._payloads(collection, [p.id for p in points])
+            self._write_text(collection, {p.id: p.payload for p in points if p.id in present})
+
+    def _write_text(self, collection: str, payloads: dict[str, dict[str, Any]]) -> None:
+        if not payloads or not self._has_text(collection):
+            return
+        updates = [
+            models.PointVectors(id=i, vector={TEXT_VECTOR: _sparse(text_vector(payload))})
+            for i, payload in payloads.items()
+        ]
+        self.client.update_vectors(collection, updates, wait=True)
 
     def delete(self, point_ids: Sequence[str]) -> None:
         point_ids = valid_point_ids(point_ids)
@@ -140,10 +175,7 @@ class QdrantServerIndex:
         if not ids or source is None or not self.client.collection_exists(target):
             return
         before = self._payloads(source, ids)
-        structs = [
-            models.PointStruct(id=i, vector={name: vectors[i].tolist()}, payload=before[i])
-            for i in before
-        ]
+        structs = [self._struct(target, i, {name: vectors[i].tolist()}, before[i]) for i in before]
         if not structs:
             return
         if source == target:
@@ -162,6 +194,7 @@ class QdrantServerIndex:
         for point_id, payload in after.items():
             if payload != before[point_id]:
                 self.client.overwrite_payload(target, payload, points=[point_id], wait=True)
+                self._write_text(target, {point_id: payload})
 
     def _payloads(self, collection: str, ids: list[str]) -> dict[str, dict[str, Any]]:
         records = self.client.retrieve(collection, ids, with_payload=True, with_vectors=False)
@@ -187,15 +220,34 @@ class QdrantServerIndex:
         ]
         return lacking, str(following) if following is not None else None
 
+    def lacking_text(
+        self, limit: int, start: str | None = None
+    ) -> tuple[list[StoredPoint], str | None]:
+        """Points of the collection searches use without their words."""
+        collection = self.layout.active()
+        if collection is None or not self._has_text(collection):
+            return [], None
+        lacking = models.Filter(must_not=[models.HasVectorCondition(has_vector=TEXT_VECTOR)])
+        records, following = self.client.scroll(
+            collection, scroll_filter=lacking, limit=limit, offset=start, with_payload=True,
+            with_vectors=False,
+        )  # fmt: skip
+        points = [stored_point(r.id, r.payload, None, None) for r in records]
+        return points, str(following) if following is not None else None
+
     def scroll(
-        self, vector: str | None, limit: int, start: str | None = None
+        self,
+        vector: str | None,
+        limit: int,
+        start: str | None = None,
+        filters: SearchFilters | None = None,
     ) -> tuple[list[StoredPoint], str | None]:
         collection = self.layout.collection_for(vector) if vector else self.layout.active()
         if collection is None or not self.client.collection_exists(collection):
             return [], None
         records, following = self.client.scroll(
-            collection, limit=limit, offset=start, with_payload=True,
-            with_vectors=[vector] if vector else False,
+            collection, scroll_filter=server_filter(filters), limit=limit, offset=start,
+            with_payload=True, with_vectors=[vector] if vector else False,
         )  # fmt: skip
         points = [stored_point(r.id, r.payload, r.vector, vector) for r in records]
         return points, str(following) if following is not None else None
@@ -219,6 +271,7 @@ class QdrantServerIndex:
         collection = self.layout.collection_for(name)
         if self.client.collection_exists(collection):
             self.client.delete_collection(collection)
+        self._text_spaces.pop(collection, None)
         self.layout.refresh()
 
     def set_active_vector(self, name: str) -> None:
@@ -248,6 +301,18 @@ class QdrantServerIndex:
     ) -> list[Hit]:
         query = vector.astype(np.float32).tolist()
         return self._query(query, vector_name, filters, limit, offset, score_threshold)
+
+    def search_text(
+        self, query: TextVector, filters: SearchFilters, limit: int, offset: int = 0
+    ) -> list[Hit]:
+        collection = self.layout.active()
+        if not query.indices or collection is None or not self._has_text(collection):
+            return []
+        response = self.client.query_points(
+            collection, query=_sparse(query), using=TEXT_VECTOR,
+            query_filter=server_filter(filters), limit=limit, offset=offset, with_payload=True,
+        )  # fmt: skip
+        return [Hit(str(p.id), float(p.score), p.payload or {}) for p in response.points]
 
     def recommend(
         self,
@@ -352,6 +417,7 @@ class QdrantServerIndex:
             self.client.delete_collection(collection)
         self.layout.refresh()
         self._payload_indexes_checked.clear()
+        self._text_spaces.clear()
         if target is not None:
             self.layout.point_alias_at(active)
 
@@ -379,6 +445,10 @@ class QdrantServerIndex:
             for field_name, kind in PAYLOAD_INDEXES.items():  # idempotent on a server
                 self.client.create_payload_index(collection, field_name, SCHEMA_TYPES[kind])
         self._payload_indexes_checked.add(collection)
+
+
+def _sparse(vector: TextVector) -> models.SparseVector:
+    return models.SparseVector(indices=vector.indices, values=vector.values)
 
 
 def _quantization_config(kind: str) -> models.QuantizationConfig | None:

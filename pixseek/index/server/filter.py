@@ -39,4 +39,15 @@ def _server_condition(condition: Condition) -> Any:
         )
     if condition.kind == "is_empty":
         return models.IsEmptyCondition(is_empty=models.PayloadField(key=condition.key))
+    if condition.kind == "geo_radius":
+        lat, lon, metres = condition.geo
+        radius = models.GeoRadius(center=models.GeoPoint(lon=lon, lat=lat), radius=metres)
+        return models.FieldCondition(key=condition.key, geo_radius=radius)
+    if condition.kind == "geo_box":
+        north, west, south, east = condition.geo
+        box = models.GeoBoundingBox(
+            top_left=models.GeoPoint(lon=west, lat=north),
+            bottom_right=models.GeoPoint(lon=east, lat=south),
+        )
+        return models.FieldCondition(key=condition.key, geo_bounding_box=box)
     return models.HasIdCondition(has_id=list(condition.values))

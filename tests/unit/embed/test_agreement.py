@@ -39,8 +39,10 @@ def auto_embedder(cache: Path, records: Path) -> Embedder:
 
 
 def test_int8_is_used_where_it_agrees_and_the_library_keeps_the_choice(
-    cache: Path, tmp_path: Path, photos: list
+    cache: Path, tmp_path: Path, photos: list, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # int8 alone: a CPU with AVX-512 bf16 or AMX offers bf16 too, and the faster one would win
+    monkeypatch.setattr("embed.model.candidate_precisions", lambda *_: ["int8"])
     records = tmp_path / "precision-checks.json"
     embedder = auto_embedder(cache, records)
     assert embedder.precision_check_pending and embedder.image_engine == "onnxruntime fp32"

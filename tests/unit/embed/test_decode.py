@@ -646,3 +646,24 @@ def test_avif_decodes(tmp_path: Path, orientation: int) -> None:
     exif = build_exif(ExifSpec(orientation=orientation)).tobytes()
     save_or_skip(stored_marker(orientation), path, "AVIF", exif=exif, quality=95)
     assert_upright_marker(decode_file(path))
+
+
+@pytest.mark.parametrize(
+    ("compression", "libtiff_says"),
+    [("tiff_lzw", "Using code not yet in table"), ("tiff_deflate", "ZIPDecode: Decoding error")],
+)
+def test_libtiff_says_why_in_the_reason_and_nothing_on_stderr(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], compression: str, libtiff_says: str
+) -> None:
+    pixels = np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    path = tmp_path / "scrambled.tif"
+    Image.fromarray(pixels).save(path, compression=compression)
+    data = bytearray(path.read_bytes())
+    for offset in range(200, 4000, 7):  # inside the first strip, after the 8-byte header
+        data[offset] ^= 0x5A
+    path.write_bytes(bytes(data))
+    with pytest.raises(ImageDecodeError) as raised, open_image(path) as image:
+        decode_rgb(image)
+    assert "truncated or corrupt image data" in str(raised.value)
+    assert f"(libtiff: {libtiff_says}" in str(raised.value)
+    assert capfd.readouterr().err == ""  # libtiff's default handler printed there
