@@ -22,8 +22,7 @@ from embed import ImageDecodeError
 from embed.decode import decode_rgb, open_image
 from pixseek.index.base import IndexPoint, VectorIndex
 from pixseek.indexing import precision
-from pixseek.indexing.places import name_places
-from pixseek.indexing.textfill import fill_text
+from pixseek.indexing.textfill import catch_up
 from pixseek.photos.identity import (
     build_payload,
     file_sha256,
@@ -390,8 +389,7 @@ class Indexer:
         started = time.monotonic()
         plan = plan_scan(self.settings, self.catalog, self.ingester.model_id, paths)
         removed = self.ingester.remove(plan.gone, plan.records)
-        name_places(self.index)  # photos indexed before place names get theirs
-        fill_text(self.index)  # an index made before text search gets its words
+        catch_up(self.index)  # places and words for points of an earlier release
         report = self.ingester.ingest(plan.todo, plan.records, progress)
         report.unchanged += plan.unchanged
         report.removed = removed

@@ -9,10 +9,19 @@ from __future__ import annotations
 import logging
 
 from pixseek.index.base import VectorIndex
+from pixseek.indexing.places import name_places
 
 log = logging.getLogger(__name__)
 
 BATCH = 512  # points read and written per step
+
+
+def catch_up(index: VectorIndex) -> None:
+    """Give points written by an earlier release what is derived from their payload: place
+    names of their coordinates, then their words (which include those names). Runs before
+    every scan (`pixseek index` and the scan jobs)."""
+    name_places(index)
+    fill_text(index)
 
 
 def fill_text(index: VectorIndex, batch: int = BATCH) -> int:

@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from more_itertools import chunked
 
 from pixseek.indexing.ingest import Ingester, plan_scan
-from pixseek.indexing.places import name_places
-from pixseek.indexing.textfill import fill_text
+from pixseek.indexing.textfill import catch_up
 from pixseek.jobs.job import JobStore, State
 from pixseek.photos.identity import point_id
 from pixseek.store.catalog import Catalog, Claimed
@@ -53,8 +52,7 @@ def queue_scan(
     plan = plan_scan(settings, catalog, ingester.model_id, paths)
     note_skipped(jobs, job_id, plan.skipped)
     ingester.remove(plan.gone, plan.records)
-    name_places(ingester.index)  # photos indexed before place names get theirs
-    fill_text(ingester.index)  # an index made before text search gets its words
+    catch_up(ingester.index)  # places and words for points of an earlier release
     catalog.enqueue(plan.todo, job_id)
     return _planned(jobs, catalog, job_id, len(plan.todo), claim)
 
