@@ -1,6 +1,6 @@
 // The admin page's Quality panel: start an eval (a copy set of the library's photos), watch
 // its job, then the last report's table (a row per configuration) and its Recall@K curves.
-import { api, errorText, formatAgo, formatDate, h, plural, showError, toast } from "./common.js";
+import { api, errorText, every, formatAgo, formatDate, h, plural, showError, toast } from "./common.js";
 
 const RUNNING_MS = 1500; // while an eval runs
 const IDLE_MS = 10000; // otherwise (another admin may start one)
@@ -22,7 +22,7 @@ const els = {
   step: $("eval-step"),
   report: $("eval-report"),
 };
-let timer = null;
+let evalRunning = false; // an eval job is under way: look more often
 let shownReportAt = undefined;
 
 /** The form as POST /api/v1/eval takes it; a value the server refuses, it names. */
@@ -124,19 +124,17 @@ function showReport(answer) {
   );
 }
 
-async function refresh() {
-  clearTimeout(timer);
-  let running = false;
+async function load() {
+  evalRunning = false;
   try {
     const answer = await api("/eval");
     showJob(answer.job, answer.step);
     showReport(answer);
-    running = Boolean(answer.job) && !FINISHED.has(answer.job.state);
+    evalRunning = Boolean(answer.job) && !FINISHED.has(answer.job.state);
   } catch (error) {
     els.report.setAttribute("aria-busy", "false");
     els.report.replaceChildren(h("p", { class: "error-text" }, `Quality unavailable: ${errorText(error)}`));
   }
-  timer = setTimeout(refresh, running ? RUNNING_MS : IDLE_MS);
 }
 
-refresh();
+const refresh = every(() => (evalRunning ? RUNNING_MS : IDLE_MS), load);

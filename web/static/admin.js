@@ -3,6 +3,7 @@ import {
   api,
   copyText,
   errorText,
+  every,
   formatAgo,
   formatCount,
   formatDate,
@@ -40,29 +41,6 @@ const els = {
   backups: $("backups"),
   backupsNote: $("backups-note"),
 };
-
-/** Run task now and then every `ms` after it ends; paused while the tab is hidden. */
-function every(ms, task) {
-  let timer = null;
-  const tick = async () => {
-    timer = null;
-    if (document.hidden) return;
-    try {
-      await task();
-    } finally {
-      if (!document.hidden && timer === null) timer = setTimeout(tick, ms);
-    }
-  };
-  document.addEventListener("visibilitychange", () => {
-    if (!document.hidden && timer === null) tick();
-  });
-  tick();
-  return () => {
-    clearTimeout(timer);
-    timer = null;
-    tick();
-  };
-}
 
 // ---------------------------------------------------------------- actions
 

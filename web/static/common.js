@@ -438,6 +438,41 @@ export function previewImage(photo, label, props = {}) {
 export const thumbnailUrl = (id, size = "grid") =>
   `${API_PREFIX}/images/${encodeURIComponent(id)}/thumbnail?size=${size}`;
 
+// ---------------------------------------------------------------- polling
+
+/** Run task now and again `delay` ms after each run ends (a number, or a function asked after
+ * each run); paused while the tab is hidden and run at once when it shows again, so a tab left
+ * in the background asks the server nothing. Returns a function that runs the task now. */
+export function every(delay, task) {
+  let timer = null;
+  let running = false;
+  let again = false; // asked for while a run was under way: run once more right after it
+  const wait = () => (typeof delay === "function" ? delay() : delay);
+  const tick = async () => {
+    clearTimeout(timer);
+    timer = null;
+    if (document.hidden) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      await task();
+    } finally {
+      running = false;
+      const next = again ? 0 : wait();
+      again = false;
+      if (!document.hidden && timer === null) timer = setTimeout(tick, next);
+    }
+  };
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden) tick();
+  });
+  tick();
+  return tick;
+}
+
 // ---------------------------------------------------------------- page-wide keys
 
 /** Whether a key event comes from a place where typing means text. */

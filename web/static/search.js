@@ -3,6 +3,7 @@
 import {
   api,
   errorText,
+  every,
   formatCount,
   formatDate,
   formatDuration,
@@ -712,7 +713,8 @@ let photosAtLastSearch = null; // job id -> photos done when the results on scre
 let photosNow = null; // job id -> photos done at the last look (null before the first)
 
 /** "Indexing 32 of 150 · ETA 12 s" while jobs index, and "Refresh results" once new photos are
- * in: the page asks the job list every few seconds (more often while something runs). */
+ * in: the page asks the job list every few seconds (more often while something runs, and at once
+ * when the tab shows again). */
 async function pollIndexing() {
   let jobs = [];
   try {
@@ -726,7 +728,6 @@ async function pollIndexing() {
   if (photosAtLastSearch === null) photosAtLastSearch = new Map(photosNow);
   activeJobs = active;
   showIndexing(active);
-  setTimeout(pollIndexing, active.length ? POLL_ACTIVE_MS : POLL_IDLE_MS);
 }
 
 function showIndexing(active) {
@@ -1639,7 +1640,7 @@ runSearch({ history: startPhoto ? "none" : "replace", force: true }).then(() => 
 });
 nameUnknownPhotos();
 values.load(filtersBody());
-pollIndexing();
+every(() => (activeJobs.length ? POLL_ACTIVE_MS : POLL_IDLE_MS), pollIndexing);
 if (!state.q && !state.photos.length && !state.images.length && !state.feedback) {
   els.query.focus({ preventScroll: true });
 }
