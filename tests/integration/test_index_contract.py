@@ -492,6 +492,45 @@ def test_a_server_switch_moves_the_alias_from_a_collection_made_before_aliases(
     index.close()
 
 
+@pytest.mark.parametrize(
+    "make", [_local, pytest.param(_server, marks=pytest.mark.qdrant_server)],
+    ids=["qdrant-local", "qdrant-server"],
+)  # fmt: skip
+def test_a_server_collection_made_before_words_gains_them_when_opened(
+    tmp_path: Path, make: Callable[[Path], Opener]
+) -> None:
+    from qdrant_client import models
+
+    from pixseek.indexing.textfill import catch_up
+
+    index = make(tmp_path)()
+    assert isinstance(index, QdrantServerIndex)
+    older = f"{index.collection}-{VECTOR}"  # as an earlier release made it: no text vector
+    params = models.VectorParams(size=DIM, distance=models.Distance.COSINE)
+    index.client.create_collection(older, vectors_config={VECTOR: params})
+    alias = models.CreateAlias(collection_name=older, alias_name=index.collection)
+    index.client.update_collection_aliases([models.CreateAliasOperation(create_alias=alias)])
+    points = [photo(seed, paths=[f"/lib/trips/IMG_{2040 + seed}.jpg"]) for seed in range(3)]
+    index.client.upsert(older, [
+        models.PointStruct(id=p.id, vector={VECTOR: p.vectors[VECTOR].tolist()}, payload=p.payload)
+        for p in points
+    ])  # fmt: skip
+    try:
+        assert index.search_text(query_vector("IMG_2041"), SearchFilters(), 5) == []
+        catch_up(index)  # what every scan does first: the space is made, the words written
+        [first, *_] = index.search_text(query_vector("IMG_2041"), SearchFilters(), 5)
+        assert first.id == points[1].id
+        assert ids(index.search_text(query_vector("img"), SearchFilters(), 5)) == ids(points)
+        assert index.lacking_text(10) == ([], None)
+        index.ensure_vector(VECTOR, DIM)  # as an indexing run does next
+        index.upsert([photo(7, paths=["/lib/IMG_7.jpg"])])  # new points get their words at once
+        assert index.search_text(query_vector("img_7"), SearchFilters(), 5)[0].id == photo(7).id
+    finally:
+        if os.environ.get("PIXSEEK_TEST_QDRANT_URL"):
+            index.client.delete_collection(older)
+        index.close()
+
+
 @pytest.mark.qdrant_server
 def test_a_server_collection_made_elsewhere_gets_its_payload_indexes(tmp_path: Path) -> None:
     from qdrant_client import models

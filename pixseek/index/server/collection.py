@@ -77,6 +77,7 @@ class QdrantServerIndex:
             self._create_collection(collection, name, dim)
         if collection not in self._payload_indexes_checked:  # made elsewhere, or an older one
             self._create_payload_indexes(collection)
+            self._ensure_text_space(collection)
         if self.layout.active() is None:
             self.layout.point_alias_at(name)  # the first model: searches start with it
 
@@ -130,12 +131,34 @@ class QdrantServerIndex:
         return models.PointStruct(id=point_id, vector=vectors, payload=payload)
 
     def _has_text(self, collection: str) -> bool:
-        """Whether the collection holds the text vector (one made before text search does
-        not, and a server collection cannot gain one: its next model switch brings it)."""
+        """Whether the collection holds the text vector (one made before text search gains it
+        when opened, on a server that can add a named vector: see _ensure_text_space)."""
         if collection not in self._text_spaces:
             params = self.client.get_collection(collection).config.params
             self._text_spaces[collection] = TEXT_VECTOR in (params.sparse_vectors or {})
         return self._text_spaces[collection]
+
+    def _ensure_text_space(self, collection: str) -> bool:
+        """Adds the sparse text vector to a collection made before text search; its points get
+        their words from the text backfill. A server older than Qdrant 1.18 cannot add a named
+        vector: that collection stays without words until the next model switch makes a new one.
+        Whether the collection holds the text vector now."""
+        if self._has_text(collection):
+            return True
+        space = models.SparseVectorNameConfig(
+            sparse=models.SparseVectorConfig(modifier=models.Modifier.IDF)
+        )
+        try:  # the same space twice is a no-op on the server, so two processes may both ask
+            self.client.create_vector_name(collection, TEXT_VECTOR, space, wait=True)
+        except UnexpectedResponse as error:
+            log.warning(
+                "collection %s has no word search: this Qdrant server cannot add a vector to a "
+                "collection (Qdrant >= 1.18 can; %s); a model switch or a newer server brings it",
+                collection, error.status_code,
+            )  # fmt: skip
+            return False
+        self._text_spaces[collection] = True
+        return True
 
     def set_payload(self, point_id: str, payload: dict[str, Any]) -> None:
         # by filter: a collection still being filled may not hold the point yet
@@ -223,9 +246,10 @@ class QdrantServerIndex:
     def lacking_text(
         self, limit: int, start: str | None = None
     ) -> tuple[list[StoredPoint], str | None]:
-        """Points of the collection searches use without their words."""
+        """Points of the collection searches use without their words (a collection made before
+        text search gains the text vector here, before its first backfill)."""
         collection = self.layout.active()
-        if collection is None or not self._has_text(collection):
+        if collection is None or not self._ensure_text_space(collection):
             return [], None
         lacking = models.Filter(must_not=[models.HasVectorCondition(has_vector=TEXT_VECTOR)])
         records, following = self.client.scroll(
