@@ -6,7 +6,8 @@ it opens lazily like any JPEG, so decode_rgb drafts it at 1/2..1/8 scale, and it
 the camera showed. A file without one (or with a small one) is developed by LibRaw at half
 size (demosaiced, camera white balance, 8 bits), already upright. The file's own EXIF (the TIFF
 IFD0 of the TIFF-based RAWs: camera, capture time, GPS) comes with the picture, with the
-orientation LibRaw reads from the file, so metadata reading sees what it sees in a JPEG.
+orientation LibRaw reads from the file, so metadata reading sees what it sees in a JPEG, and
+the size of the full picture (info[FULL_SIZE]), which the payload's width and height give.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ RAW_SUFFIXES = frozenset(
 )  # fmt: skip
 RAW_FORMAT = "RAW"  # the Pillow format name the opened picture carries (payload format "raw")
 MIN_PREVIEW_SIDE = 1024  # a smaller embedded preview (an old camera's 160x120) is not used
+# image.info key: the picture's full size as LibRaw develops it (the preview or the half-size
+# development is smaller), in the same frame as the picture returned (turned when developed)
+FULL_SIZE = "raw_full_size"
 # LibRaw's flip (the turn that makes the picture upright) as EXIF orientation
 _ORIENTATION_OF_FLIP = {0: 1, 3: 3, 5: 8, 6: 6}
 _ORIENTATION_TAG = 0x0112
@@ -63,12 +67,15 @@ def open_raw(source: str | os.PathLike[str] | BinaryIO) -> Image.Image:
             flip = int(raw.sizes.flip)
             image = _preview(raw, rawpy)
             orientation = _ORIENTATION_OF_FLIP.get(flip, 1)
+            full_size = (int(raw.sizes.width), int(raw.sizes.height))
             if image is None:
                 image, orientation = _developed(raw), 1  # LibRaw has turned it already
+                full_size = full_size[::-1] if flip in (5, 6) else full_size
     except (rawpy.LibRawError, ValueError) as exc:
         raise ImageDecodeError(f"camera RAW that LibRaw cannot read: {exc}") from exc
     exif = _exif_bytes(data, orientation)
     image.info["exif"] = exif
+    image.info[FULL_SIZE] = full_size
     image.getexif().load(exif)  # replaces what the preview's own EXIF said (LibRaw's, dateless)
     image.format = RAW_FORMAT
     return image

@@ -26,6 +26,7 @@ from numbers import Real
 
 from PIL import Image
 
+from embed.raw import FULL_SIZE
 from pixseek.photos.formats import payload_name
 from pixseek.photos.iptc import IptcFields, read_iptc
 from pixseek.photos.xmp import XmpProperties, read_xmp
@@ -121,7 +122,7 @@ def read_metadata(image: Image.Image, file_mtime: float) -> PhotoMetadata:
     file mtime (local wall-clock time) stands in and taken_at_source is "file". Malformed
     values are ignored, never fatal.
     """
-    width, height = image.size
+    width, height = image.info.get(FULL_SIZE, image.size)  # a RAW's sensor, not its preview
     exif = _exif_of(image)
     exif_ifd = _sub_ifd(exif, EXIF_IFD)
     xmp, iptc = read_xmp(image), read_iptc(image)

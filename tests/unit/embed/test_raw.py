@@ -11,6 +11,7 @@ from PIL import Image
 from embed.decode import decode_rgb, open_image, register_optional_formats
 from embed.errors import ImageDecodeError
 from embed.raw import RAW_FORMAT
+from pixseek.photos.metadata import read_metadata
 from tests.imagegen import textured_rgb, write_dng
 from tests.unit.embed.test_decode import assert_upright_marker, decode_file, stored_marker
 
@@ -43,6 +44,22 @@ def test_a_raw_with_a_jpeg_preview_gives_the_preview_drafted_and_turned(
         assert image.getexif()[0x010F] == "Pixseek"
         rgb = decode_rgb(image, min_side=100)  # drafted at 1/8: the preview is a JPEG
     assert_upright_marker(rgb, (150, 100))
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+@pytest.mark.parametrize("with_preview", [False, True], ids=["developed", "preview"])
+def test_the_metadata_gives_the_full_pictures_size_upright(
+    tmp_path: Path, orientation: int, with_preview: bool
+) -> None:
+    preview = stored_marker(orientation, (1200, 750)) if with_preview else None
+    path = write_dng(
+        tmp_path / "a.dng", textured_rgb(2, (1600, 1000)), preview, orientation=orientation
+    )
+    with open_image(path) as image:
+        assert image.size != (1600, 1000) and image.size != (1000, 1600)  # preview, or half
+        meta = read_metadata(image, file_mtime=0.0)
+    assert (meta.width, meta.height) == ((1000, 1600) if orientation == 6 else (1600, 1000))
+    assert meta.shape == ("portrait" if orientation == 6 else "landscape")
 
 
 def test_a_raw_libraw_cannot_read_says_so(tmp_path: Path) -> None:
