@@ -129,7 +129,7 @@ def open_image(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Ima
     with libtiff.messages() as said:
         try:
             with _quiet_pillow():
-                image = open_raw(source) if is_raw(source) else Image.open(source)
+                image = open_raw(source, max_pixels) if is_raw(source) else Image.open(source)
         except UnidentifiedImageError as exc:
             raise ImageDecodeError(_unidentified_message(source)) from exc
         except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:

@@ -30,6 +30,8 @@ MIN_PREVIEW_SIDE = 1024  # a smaller embedded preview (an old camera's 160x120) 
 # image.info key: the picture's full size as LibRaw develops it (the preview or the half-size
 # development is smaller), in the same frame as the picture returned (turned when developed)
 FULL_SIZE = "raw_full_size"
+# the head of a RAW file read for its EXIF: cameras write IFD0 and its sub-IFDs at the start
+EXIF_HEAD_BYTES = 16 << 20
 # LibRaw's flip (the turn that makes the picture upright) as EXIF orientation
 _ORIENTATION_OF_FLIP = {0: 1, 3: 3, 5: 8, 6: 6}
 _ORIENTATION_TAG = 0x0112
@@ -47,23 +49,31 @@ def is_raw(source: object) -> bool:
     return os.path.splitext(os.fspath(name))[1].lower() in RAW_SUFFIXES
 
 
-def open_raw(source: str | os.PathLike[str] | BinaryIO) -> Image.Image:
+def open_raw(
+    source: str | os.PathLike[str] | BinaryIO, max_pixels: int | None = None
+) -> Image.Image:
     """The RAW file's picture (a path, or a file open for reading): its embedded JPEG preview
-    (lazy) or LibRaw's half-size development, with the file's EXIF. Raises ImageDecodeError
-    when rawpy is missing or LibRaw cannot read the file; OSError when it cannot be read."""
+    (lazy) or LibRaw's half-size development, with the file's EXIF. A path is read by LibRaw
+    itself (a huge file that is no RAW costs its header, not its size in memory). Raises
+    ImageDecodeError when rawpy is missing, LibRaw cannot read the file or its picture has
+    more than max_pixels pixels (checked before anything is developed); OSError when it cannot
+    be read."""
     try:
         import rawpy
     except ImportError as exc:
         raise ImageDecodeError("unsupported: camera RAW needs rawpy (pip install rawpy)") from exc
     if isinstance(source, (str, os.PathLike)):
         with open(source, "rb") as handle:
-            data = handle.read()
+            head = handle.read(EXIF_HEAD_BYTES)
+        readable: str | io.BytesIO = os.fspath(source)
     else:
-        data = source.read()
-    if not data:
+        head = source.read()
+        readable = io.BytesIO(head)
+    if not head:
         raise ImageDecodeError("empty file: it holds no image data")
     try:
-        with rawpy.imread(io.BytesIO(data)) as raw:
+        with rawpy.imread(readable) as raw:
+            _check_sensor(raw.sizes, max_pixels)
             flip = int(raw.sizes.flip)
             image = _preview(raw, rawpy)
             orientation = _ORIENTATION_OF_FLIP.get(flip, 1)
@@ -73,12 +83,21 @@ def open_raw(source: str | os.PathLike[str] | BinaryIO) -> Image.Image:
                 full_size = full_size[::-1] if flip in (5, 6) else full_size
     except (rawpy.LibRawError, ValueError) as exc:
         raise ImageDecodeError(f"camera RAW that LibRaw cannot read: {exc}") from exc
-    exif = _exif_bytes(data, orientation)
+    exif = _exif_bytes(head, orientation)
     image.info["exif"] = exif
     image.info[FULL_SIZE] = full_size
     image.getexif().load(exif)  # replaces what the preview's own EXIF said (LibRaw's, dateless)
     image.format = RAW_FORMAT
     return image
+
+
+def _check_sensor(sizes: Any, max_pixels: int | None) -> None:
+    width, height = int(sizes.width), int(sizes.height)
+    if max_pixels is not None and width * height > max_pixels:
+        raise ImageDecodeError(
+            f"camera RAW too large: {width}x{height} = {width * height:,} pixels exceeds the "
+            f"limit of {max_pixels:,} pixels (PIXSEEK_MAX_IMAGE_PIXELS)"
+        )
 
 
 def _preview(raw: Any, rawpy: Any) -> Image.Image | None:

@@ -175,9 +175,10 @@ class VectorIndex(Protocol):
         that have no words yet (made before text search), with their payload."""
 
     def set_text(self, points: Sequence[StoredPoint]) -> None:
-        """Give these points (by id) the text vector of the payload given with them; ids not in
-        the index are ignored. Every write of a payload does this itself (upsert, set_payload):
-        this is for points written before text search."""
+        """Give these points (by id) the text vector of their payload as the index holds it
+        now (a write since they were read wins); ids not in the index are ignored. Every write
+        of a payload does this itself (upsert, set_payload): this is for points written before
+        text search."""
 
     def scroll(
         self,

@@ -31,7 +31,7 @@ from pixseek.photos.identity import (
     point_id,
 )
 from pixseek.photos.metadata import PhotoMetadata, read_metadata
-from pixseek.photos.ocr import OCR_SIDE, check_engine, read_text
+from pixseek.photos.ocr import OCR_SIDE, OcrFailed, check_engine, read_text
 from pixseek.photos.pipeline import bounded_map, shrink_for_model
 from pixseek.photos.scan import resolve_roots, scan
 from pixseek.photos.thumbnails import GRID_SIZE, decode_side_for, grid_thumbnail
@@ -134,6 +134,16 @@ def plan_scan(settings: Settings, catalog: Catalog, model_id: str, paths: Iterab
 
 def _current(record: FileRecord | None, state: FileState, model_id: str) -> bool:
     return record is not None and record.is_current(state, model_id)
+
+
+def _read_text(rgb: Image.Image, path: str) -> str | None:
+    """The picture's text; None (no ocr_text: an OCR job reads it later) when the engine fails
+    on it, which does not stop the photo from being indexed."""
+    try:
+        return read_text(rgb)
+    except OcrFailed as exc:
+        log.warning("no text read from %s: %s", path, exc)
+        return None
 
 
 class Ingester:
@@ -263,7 +273,7 @@ class Ingester:
                 largest = OCR_SIDE if reading else GRID_SIZE
                 min_side = decode_side_for(meta.width, meta.height, side, largest)
                 rgb = decode_rgb(image, min_side=min_side)
-            ocr_text = read_text(rgb) if reading else None
+            ocr_text = _read_text(rgb, state.path) if reading else None
             # the hashes and the re-ranking features are taken of the grid thumbnail's pixels
             # (320 px, before its WebP encode): no second reduction of the decode
             grid = grid_thumbnail(rgb, sha, self.settings.thumbs_dir)

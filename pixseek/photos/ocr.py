@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 OCR_SIDE = 2000  # the long side of what the engine reads: 12-MP photos are read at 2000x1500
 MAX_OCR_CHARS = 2000  # of text kept per photo
 MIN_CONFIDENCE = 75.0  # Tesseract's word confidence (0-100) below which a word is dropped
-TIMEOUT_S = 60.0  # one picture; a picture taking longer is given up (no text)
+TIMEOUT_S = 60.0  # one picture; one taking longer is given up (OcrFailed: read again later)
 TESSERACT = "tesseract"
 # sparse text: words found anywhere, in any layout (a sign in a photo, a screenshot's labels);
 # the auto layout (3) missed a third of the signs' words in bench/ocr.py
@@ -38,6 +38,11 @@ WHITESPACE = re.compile(r"\s+")
 
 class OcrUnavailable(ConflictError):
     """OCR asked for, but the engine is not installed here (the API answers 409)."""
+
+
+class OcrFailed(Exception):
+    """The engine failed on one picture (it crashed or ran out of time): the picture's text is
+    unknown, not empty, so nothing is stored and a later OCR job reads it again."""
 
 
 @cache
@@ -73,7 +78,7 @@ def ocr_input(image: Image.Image, side: int = OCR_SIDE) -> Image.Image:
 
 def read_text(image: Image.Image) -> str:
     """The text in a decoded picture, normalised ("" when none is read). Raises OcrUnavailable
-    without the engine; an engine that fails on the picture is logged and reads as no text."""
+    without the engine, OcrFailed when the engine fails on this picture."""
     check_engine()
     buffer = io.BytesIO()
     ocr_input(image).save(buffer, "PNG", compress_level=1)
@@ -84,9 +89,13 @@ def read_text(image: Image.Image) -> str:
             [str(engine_path()), "stdin", "stdout", "-l", "eng", "--psm", PAGE_MODE, "tsv"],
             input=buffer.getvalue(), capture_output=True, env=env, timeout=TIMEOUT_S, check=True,
         )  # fmt: skip
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
-        log.warning("OCR failed: %s", exc)
-        return ""
+    except subprocess.TimeoutExpired as exc:
+        raise OcrFailed(f"Tesseract took over {TIMEOUT_S:g} s") from exc
+    except subprocess.CalledProcessError as exc:
+        said = exc.stderr.decode("utf-8", "replace").strip()[-200:] if exc.stderr else ""
+        raise OcrFailed(f"Tesseract failed (exit {exc.returncode}): {said}") from exc
+    except OSError as exc:
+        raise OcrFailed(f"Tesseract could not run: {exc}") from exc
     return normalise_text(confident_words(done.stdout.decode("utf-8", "replace")))
 
 

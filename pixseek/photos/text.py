@@ -104,9 +104,23 @@ def matched_sources(payload: dict[str, Any], text: str) -> list[str]:
     return [
         source
         for source in SOURCES
-        if any(whole in held.get(source, ()) or set(parts) <= held.get(source, set())
-               for whole, parts in chunks)
-    ]  # fmt: skip
+        if any(_holds(held.get(source, set()), chunk) for chunk in chunks)
+    ]
+
+
+def coverage(payload: dict[str, Any], text: str) -> float:
+    """The share of the query's words the photo holds, each counted as matched_sources counts
+    it (whole or by all its parts, from any source): 1.0 for `tokyo 2019` on tokyo-2019-03."""
+    chunks = _chunks(text)
+    if not chunks:
+        return 0.0
+    held = {word.token for word in photo_words(payload)}
+    return sum(_holds(held, chunk) for chunk in chunks) / len(chunks)
+
+
+def _holds(words: set[str], chunk: tuple[str, list[str]]) -> bool:
+    whole, parts = chunk
+    return whole in words or set(parts) <= words
 
 
 def _vector(counts: Counter[str]) -> TextVector:

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
+from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 
 from pixseek.index.base import PAYLOAD_INDEXES, SearchFilters, VectorIndex
-from pixseek.search.folders import resolve_folder_names
+from pixseek.search.folders import resolve_folder_names, shared_names
 
 FACETS_TTL = 30.0
 MAX_CACHED = 64  # answers kept: filters people try, per index
@@ -46,7 +48,9 @@ class Camera:
 class Folder:
     name: str  # the folder's own name
     path: str  # the absolute path
-    filter: str  # the root's name and the path below it: a folder filter that chooses it
+    # a folder filter that chooses it and no other folder: the root's name and the path below
+    # it, or the absolute path when another folder has the root's name (two roots "photos")
+    filter: str
     photos: int  # photos in it and below it
     folders: list[Folder] = field(default_factory=list)
 
@@ -130,25 +134,36 @@ def folder_trees(
 ) -> list[Folder]:
     """One tree per library root holding photos: the root, then its folders below."""
     counts = dict(index.facet("folders", filters, MAX_FOLDERS))
+    children: dict[str, list[PurePosixPath]] = defaultdict(list)  # one pass, however deep
+    for folder in sorted(counts):
+        path = PurePosixPath(folder)
+        if path.parent != path:
+            children[str(path.parent)].append(path)
+    shared = shared_names(index) if counts else set()
     trees = []
     for root in sorted(set(roots)):
         if root in counts:
             top = PurePosixPath(root)
-            trees.append(_folder(top, top.name or root, counts))
+            label = root if not top.name or top.name.lower() in shared else top.name
+            trees.append(_folder(top, label, counts, children))
     return trees
 
 
-def _folder(path: PurePosixPath, label: str, counts: dict[str, int]) -> Folder:
-    prefix = str(path).rstrip("/") + "/"
-    children = sorted(
-        PurePosixPath(p) for p in counts if p.startswith(prefix) and "/" not in p[len(prefix) :]
-    )
+def _folder(
+    path: PurePosixPath,
+    label: str,
+    counts: dict[str, int],
+    children: dict[str, list[PurePosixPath]],
+) -> Folder:
     return Folder(
         path.name or str(path),
         str(path),
         label,
         counts[str(path)],
-        [_folder(child, f"{label}/{child.name}", counts) for child in children],
+        [
+            _folder(child, f"{label.rstrip('/')}/{child.name}", counts, children)
+            for child in children.get(str(path), [])
+        ],
     )
 
 
@@ -191,20 +206,24 @@ class _Cache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._answers: dict[tuple[object, ...], tuple[float, Facets]] = {}
+        # by the index itself, not its id(): a closed index's id may name the next one
+        self._answers: weakref.WeakKeyDictionary[
+            VectorIndex, dict[tuple[object, ...], tuple[float, Facets]]
+        ] = weakref.WeakKeyDictionary()
 
     def get(self, index: VectorIndex, filters: SearchFilters, roots: tuple[str, ...]) -> Facets:
-        key = (id(index), filters, roots, index.count())
+        key = (filters, roots, index.count())
         with self._lock:
-            read_at, answer = self._answers.get(key, (-FACETS_TTL, None))
+            read_at, answer = self._answers.get(index, {}).get(key, (-FACETS_TTL, None))
         if answer is not None and time.monotonic() - read_at < FACETS_TTL:
             return answer
         answer = read_facets(index, filters, roots)
         with self._lock:
-            self._answers.pop(key, None)
-            self._answers[key] = (time.monotonic(), answer)
-            while len(self._answers) > MAX_CACHED:
-                self._answers.pop(next(iter(self._answers)))
+            answers = self._answers.setdefault(index, {})
+            answers.pop(key, None)
+            answers[key] = (time.monotonic(), answer)
+            while len(answers) > MAX_CACHED:
+                answers.pop(next(iter(answers)))
         return answer
 
 

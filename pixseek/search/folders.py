@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from dataclasses import replace
 
 from pixseek.index.base import SearchFilters, VectorIndex
@@ -23,18 +24,38 @@ class _KnownFolders:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._read: dict[int, tuple[float, list[str]]] = {}
+        # by the index itself, not its id(): a closed index's id may name the next one
+        self._read: weakref.WeakKeyDictionary[VectorIndex, tuple[float, list[str]]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def of(self, index: VectorIndex) -> list[str]:
         with self._lock:
-            read_at, folders = self._read.get(id(index), (-FOLDERS_TTL, []))
+            read_at, folders = self._read.get(index, (-FOLDERS_TTL, []))
             if time.monotonic() - read_at >= FOLDERS_TTL:
                 folders = [value for value, _ in index.facet("folders", limit=MAX_FOLDERS)]
-                self._read[id(index)] = (time.monotonic(), folders)
+                self._read[index] = (time.monotonic(), folders)
             return folders
 
 
 _known = _KnownFolders()
+
+
+def known_folders(index: VectorIndex) -> list[str]:
+    """Every folder of the library (each ancestor of each photo's paths), read at most every
+    FOLDERS_TTL seconds."""
+    return _known.of(index)
+
+
+def shared_names(index: VectorIndex) -> set[str]:
+    """The folder names (lower-case) more than one of the library's folders has: a folder
+    name starting with one of them may match folders in several places."""
+    seen: set[str] = set()
+    shared: set[str] = set()
+    for path in known_folders(index):
+        name = path.rstrip("/").rsplit("/", 1)[-1].lower()
+        (shared if name in seen else seen).add(name)
+    return shared
 
 
 def is_folder_name(folder: str) -> bool:
@@ -48,7 +69,7 @@ def resolve_folder_names(filters: SearchFilters, index: VectorIndex) -> SearchFi
     name no folder ends with stays as it is, and so matches nothing."""
     if not any(is_folder_name(folder) for folder in filters.folders):
         return filters
-    known = _known.of(index)
+    known = known_folders(index)
     resolved: list[str] = []
     for folder in filters.folders:
         if not is_folder_name(folder):

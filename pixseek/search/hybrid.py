@@ -18,7 +18,8 @@ from dataclasses import dataclass, replace
 from typing import Literal, get_args
 
 from pixseek.index.base import Hit
-from pixseek.photos.text import matched_sources, photo_words, tokens
+from pixseek.photos.text import coverage as query_coverage
+from pixseek.photos.text import matched_sources
 
 Fusion = Literal["rrf", "weighted", "visual", "text"]
 FUSIONS: tuple[str, ...] = get_args(Fusion)
@@ -77,14 +78,8 @@ def rrf_scores(
 
 
 def coverage(hits: Sequence[Hit], query_text: str) -> dict[str, float]:
-    """The share of the query's distinct tokens among each hit's words."""
-    wanted = set(tokens(query_text))
-    if not wanted:
-        return {}
-    return {
-        hit.id: len(wanted & {word.token for word in photo_words(hit.payload)}) / len(wanted)
-        for hit in hits
-    }
+    """The share of the query's words among each hit's words (pixseek.photos.text.coverage)."""
+    return {hit.id: query_coverage(hit.payload, query_text) for hit in hits}
 
 
 def weighted_scores(visual: Sequence[Hit], text: Sequence[Hit]) -> dict[str, float]:

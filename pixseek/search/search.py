@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from embed.model import Embedder
 
 MAX_LIMIT = 1000  # the most results one request sees; date sorts order this many candidates
+FUSION_WINDOW = 100  # a text query's results fused over the same lists for pages within it
 Sort = Literal["relevance", "date_desc", "date_asc"]
 SORTS: tuple[str, ...] = get_args(Sort)
 
@@ -162,11 +163,17 @@ def _candidates(
 ) -> Candidates:
     """The best hits from offset on: the picture search's fused with the word search's for a
     text query, else the picture search's alone."""
-    if not request.query_text or request.rated:
+    # the fused page needs both lists from the top, as deep for every page of the first
+    # FUSION_WINDOW results: a deeper list would lift a hit that a shallower one ranked on the
+    # next page onto a page already shown, and it would never be seen. The word search (a few
+    # ms at 1 M photos) goes first: without a word hit the picture's page is asked as it is,
+    # since its deeper search costs more (the rescoring reads of a quantized index)
+    depth = max(offset + limit, FUSION_WINDOW)
+    words = bool(request.query_text) and not request.rated and request.fusion != "visual"
+    text = _text_hits(request, index, depth) if words else []
+    if not words or (not text and request.fusion != "text"):
         return visual_only(_visual_hits(request, embedder, index, limit, offset))
-    depth = offset + limit  # the fused page needs both lists from the top
     visual = _visual_hits(request, embedder, index, depth, 0) if request.fusion != "text" else []
-    text = _text_hits(request, index, depth) if request.fusion != "visual" else []
     fused = fuse(visual, text, request.fusion, request.query_text)
     return replace(fused, hits=fused.hits[offset : offset + limit])
 

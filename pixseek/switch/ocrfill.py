@@ -25,7 +25,7 @@ from pixseek.index.base import StoredPoint
 from pixseek.jobs.job import Job, JobStore
 from pixseek.jobs.runner import CancelCheck
 from pixseek.library import Library
-from pixseek.photos.ocr import OCR_SIDE, check_engine, read_text
+from pixseek.photos.ocr import OCR_SIDE, OcrFailed, check_engine, read_text
 from pixseek.photos.pipeline import bounded_map
 from pixseek.photos.thumbnails import decode_side_for
 from pixseek.switch.backfill import decode_first_file, first_label
@@ -129,6 +129,8 @@ class _Reader:
         if rgb is not None:
             try:
                 return Read(point.id, read_text(rgb))
+            except OcrFailed as exc:  # no ocr_text stored: the next OCR job tries again
+                reason = str(exc)
             except Exception as exc:  # a bad file must never stop the job; keep the reason
                 log.exception("unexpected error reading the text of %s", first_label(point))
                 reason = f"unexpected error: {type(exc).__name__}: {exc}"

@@ -23,6 +23,7 @@ from pixseek.index.base import (
     VectorIndex,
 )
 from pixseek.index.edge.shard import EdgeIndex
+from pixseek.index.server import collection as collection_module
 from pixseek.index.server.collection import QdrantServerIndex
 from pixseek.index.server.snapshots import SnapshotTransfer
 from pixseek.photos.text import query_vector
@@ -496,8 +497,8 @@ def test_a_server_switch_moves_the_alias_from_a_collection_made_before_aliases(
     "make", [_local, pytest.param(_server, marks=pytest.mark.qdrant_server)],
     ids=["qdrant-local", "qdrant-server"],
 )  # fmt: skip
-def test_a_server_collection_made_before_words_gains_them_when_opened(
-    tmp_path: Path, make: Callable[[Path], Opener]
+def test_a_server_collection_made_before_words_gains_them_at_the_first_scan(
+    tmp_path: Path, make: Callable[[Path], Opener], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from qdrant_client import models
 
@@ -516,10 +517,13 @@ def test_a_server_collection_made_before_words_gains_them_when_opened(
         for p in points
     ])  # fmt: skip
     try:
-        assert index.search_text(query_vector("IMG_2041"), SearchFilters(), 5) == []
+        web = QdrantServerIndex(index.client, index.collection)  # another process's view
+        assert web.search_text(query_vector("IMG_2041"), SearchFilters(), 5) == []
         catch_up(index)  # what every scan does first: the space is made, the words written
         [first, *_] = index.search_text(query_vector("IMG_2041"), SearchFilters(), 5)
         assert first.id == points[1].id
+        monkeypatch.setattr(collection_module, "TEXT_RECHECK", 0.0)  # its "no" has aged
+        assert web.search_text(query_vector("IMG_2041"), SearchFilters(), 5)[0].id == first.id
         assert ids(index.search_text(query_vector("img"), SearchFilters(), 5)) == ids(points)
         assert index.lacking_text(10) == ([], None)
         index.ensure_vector(VECTOR, DIM)  # as an indexing run does next
@@ -660,9 +664,10 @@ def test_a_model_switch_keeps_the_words(index: VectorIndex) -> None:
 
 def test_set_text_gives_points_their_words(index: VectorIndex) -> None:
     index.ensure_vector(VECTOR, DIM)
-    point = photo(1)
+    point = photo(1, paths=["/lib/harbour.jpg"])
     index.upsert([point])
-    renamed = StoredPoint(point.id, {"paths": ["/lib/harbour.jpg"]})
-    index.set_text([renamed, StoredPoint(str(uuid.uuid4()), {"paths": ["/x/harbour.jpg"]})])
+    stale = StoredPoint(point.id, {"paths": ["/lib/lighthouse.jpg"]})  # read before a rename
+    index.set_text([stale, StoredPoint(str(uuid.uuid4()), {"paths": ["/x/harbour.jpg"]})])
     assert ids(index.search_text(query_vector("harbour"), SearchFilters(), 5)) == {point.id}
-    assert index.retrieve([point.id])[0].payload["paths"] == ["/lib/1.jpg"]  # payload kept
+    assert index.search_text(query_vector("lighthouse"), SearchFilters(), 5) == []  # stored wins
+    assert index.retrieve([point.id])[0].payload["paths"] == ["/lib/harbour.jpg"]

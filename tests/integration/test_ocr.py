@@ -130,3 +130,32 @@ def test_ocr_on_without_tesseract_says_how_to_install_it_once(
         with pytest.raises(OcrUnavailable, match="apt-get install tesseract-ocr"):
             Indexer(Ingester.of(library)).run([str(photos["sign"].parent)])
         assert library.index.count() == 0  # not a failure of every file
+
+
+def test_an_engine_that_crashes_stores_no_text_and_the_next_job_reads_it(
+    ocr_settings: Settings,
+    tiny_embedder: Embedder,
+    photos: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    crashing = tmp_path / "tesseract"
+    crashing.write_text("#!/bin/sh\nkill -SEGV $$\n")  # as Tesseract dies on a bad picture
+    crashing.chmod(0o755)
+    monkeypatch.setattr(ocr, "engine_path", lambda: str(crashing))
+    with open_library(ocr_settings, tiny_embedder) as library:
+        report = Indexer(Ingester.of(library)).run([str(photos["sign"].parent)])
+        assert report.indexed == 2 and not report.failed  # the photos are in, without text
+        assert ocr_text_of(library, photos["sign"]) is None
+        jobs = open_job_store(ocr_settings, library.database)
+        failing = start_ocr(library, jobs)
+        run_ocr(library, jobs, failing.id, claim=10, on_step=lambda: None)
+        done = jobs.get(failing.id)
+        assert done is not None and done.failed == 2
+        assert "Tesseract failed (exit -11)" in done.failures[0][1]
+        assert ocr_text_of(library, photos["sign"]) is None  # unknown, not "no text"
+
+        monkeypatch.undo()  # the real engine again
+        again = start_ocr(library, jobs)
+        run_ocr(library, jobs, again.id, claim=10, on_step=lambda: None)
+        assert ocr_text_of(library, photos["sign"]) == "HARBOUR 2041"

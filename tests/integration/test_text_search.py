@@ -73,6 +73,16 @@ def test_a_keyword_and_a_folder_word_find_their_photos_first(library: Library, r
     assert "folder" in first.matched
 
 
+def test_pages_of_a_fused_search_are_slices_of_one_ranking(library: Library, root: Path) -> None:
+    def page(offset: int, limit: int) -> list[str]:
+        request = SearchRequest((QueryTerm("text", "img misc 3011"),), limit=limit, offset=offset)
+        return [r.id for r in search(request, library.embedder, library.index)]
+
+    whole = page(0, 19)
+    assert len(set(whole)) == 19
+    assert [i for offset in range(0, 19, 3) for i in page(offset, 3)] == whole
+
+
 def test_filters_apply_to_the_word_search_too(library: Library, root: Path) -> None:
     found = find(library, "IMG_2041", formats=("png",))
     assert [r.path for r in found] == [str(root / "misc" / "screen.png")]

@@ -130,7 +130,11 @@ export function combobox(input, { offers, choose, separator = null }) {
   return {
     refresh() {
       const waiting = document.activeElement === input && !term();
-      if (!list.hidden || waiting) open();
+      if (list.hidden && !waiting) return;
+      const kept = shown[active]?.value; // the offer the arrow keys had reached, if still offered
+      open();
+      const again = shown.findIndex((offer) => offer.value === kept);
+      if (kept !== undefined && again >= 0) highlight(again);
     },
   };
 }

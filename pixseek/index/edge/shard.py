@@ -165,14 +165,14 @@ class EdgeIndex:
             if self._shard is None or not self._has_text:
                 return
             ids: list[PointId] = [*valid_point_ids([p.id for p in points])]
-            present = {str(r.id) for r in self._shard.retrieve(ids, False, False)} if ids else set()
-            written = [p for p in points if p.id in present]
+            stored = self._shard.retrieve(ids, True, False) if ids else []
             updates = [
-                qe.PointVectors(p.id, {TEXT_VECTOR: _sparse(text_vector(p.payload))})
-                for p in written
+                qe.PointVectors(str(r.id), {TEXT_VECTOR: _sparse(text_vector(r.payload or {}))})
+                for r in stored
             ]
             if updates:
-                self._write([p.id for p in written], qe.UpdateOperation.update_vectors(updates))
+                written = [str(r.id) for r in stored]
+                self._write(written, qe.UpdateOperation.update_vectors(updates))
 
     def lacking_text(
         self, limit: int, start: str | None = None

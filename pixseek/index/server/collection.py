@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from collections.abc import Sequence
 from datetime import datetime
@@ -34,6 +35,7 @@ from pixseek.photos.text import TEXT_KEYS, TEXT_VECTOR, TextVector, text_vector
 log = logging.getLogger(__name__)
 
 SNAPSHOT_FILE = "collection.snapshot"
+TEXT_RECHECK = 30.0  # seconds before a collection without the text vector is looked at again
 SCHEMA_TYPES = {
     "datetime": models.PayloadSchemaType.DATETIME,
     "keyword": models.PayloadSchemaType.KEYWORD,
@@ -62,7 +64,10 @@ class QdrantServerIndex:
         self.transfer = transfer
         self.layout = CollectionLayout(client, collection)
         self._payload_indexes_checked: set[str] = set()
-        self._text_spaces: dict[str, bool] = {}  # collection -> holds the text vector
+        # collection -> holds the text vector; "no" is asked again after TEXT_RECHECK seconds,
+        # as another process (a worker's first scan after an upgrade) may add it
+        self._text_spaces: dict[str, bool] = {}
+        self._text_checked_at: dict[str, float] = {}
 
     def ensure_vector(self, name: str, dim: int) -> None:
         self.layout.refresh()
@@ -132,10 +137,13 @@ class QdrantServerIndex:
 
     def _has_text(self, collection: str) -> bool:
         """Whether the collection holds the text vector (one made before text search gains it
-        when opened, on a server that can add a named vector: see _ensure_text_space)."""
-        if collection not in self._text_spaces:
+        at the first scan, on a server that can add a named vector: see _ensure_text_space)."""
+        known = self._text_spaces.get(collection)
+        stale = time.monotonic() - self._text_checked_at.get(collection, 0.0) > TEXT_RECHECK
+        if known is None or (not known and stale):
             params = self.client.get_collection(collection).config.params
             self._text_spaces[collection] = TEXT_VECTOR in (params.sparse_vectors or {})
+            self._text_checked_at[collection] = time.monotonic()
         return self._text_spaces[collection]
 
     def _ensure_text_space(self, collection: str) -> bool:
@@ -169,9 +177,9 @@ class QdrantServerIndex:
                 self._write_text(collection, self._payloads(collection, [point_id]))
 
     def set_text(self, points: Sequence[StoredPoint]) -> None:
-        for collection in set(self.layout.collections().values()):
-            present = self._payloads(collection, [p.id for p in points])
-            self._write_text(collection, {p.id: p.payload for p in points if p.id in present})
+        ids = valid_point_ids([p.id for p in points])
+        for collection in set(self.layout.collections().values()) if ids else ():
+            self._write_text(collection, self._payloads(collection, ids))
 
     def _write_text(self, collection: str, payloads: dict[str, dict[str, Any]]) -> None:
         if not payloads or not self._has_text(collection):
@@ -399,9 +407,16 @@ class QdrantServerIndex:
         collection = self.layout.active()
         if collection is None or not self.client.collection_exists(collection):
             return []
-        found = self.client.facet(
-            collection, key=field, facet_filter=server_filter(filters), limit=limit, exact=True
-        )
+        if collection not in self._payload_indexes_checked:
+            self._create_payload_indexes(collection)  # a facet needs its field's index
+        try:
+            found = self.client.facet(
+                collection, key=field, facet_filter=server_filter(filters), limit=limit,
+                exact=True,
+            )  # fmt: skip
+        except UnexpectedResponse as error:
+            message = f"the Qdrant server refused a facet of {field!r}: {error}"
+            raise IndexBackendError(message) from error
         return [(str(hit.value), int(hit.count)) for hit in found.hits]
 
     def save_to(self, directory: Path) -> dict[str, Any]:

@@ -62,6 +62,20 @@ def test_the_metadata_gives_the_full_pictures_size_upright(
     assert meta.shape == ("portrait" if orientation == 6 else "landscape")
 
 
+def test_a_raw_over_the_pixel_limit_is_refused_by_its_sensor_size_not_its_preview(
+    tmp_path: Path,
+) -> None:
+    path = write_dng(
+        tmp_path / "big.dng", textured_rgb(3, (1600, 1000)), textured_rgb(4, (1200, 750))
+    )
+    with pytest.raises(ImageDecodeError, match=r"camera RAW too large: 1600x1000 .*MAX_IMAGE"):
+        open_image(path, max_pixels=1_000_000)  # the 0.9 MP preview alone would pass
+    with open(path, "rb") as handle, pytest.raises(ImageDecodeError, match="too large"):
+        open_image(handle, max_pixels=1_000_000)  # an upload: a file object
+    with open_image(path, max_pixels=1_600_000) as image:
+        assert image.size == (1200, 750)
+
+
 def test_a_raw_libraw_cannot_read_says_so(tmp_path: Path) -> None:
     path = tmp_path / "IMG_0001.CR2"
     path.write_bytes(b"not a raw file at all" * 10)

@@ -71,6 +71,26 @@ def test_facets_pair_models_with_makes_and_build_folder_trees(tmp_path: Path) ->
     index.close()
 
 
+def test_a_root_whose_name_another_folder_has_offers_absolute_paths(tmp_path: Path) -> None:
+    index = EdgeIndex(tmp_path / "shard")
+    index.ensure_vector(VECTOR, 4)
+    index.upsert([
+        photo(1, "/home/a/photos/2019/a.jpg", "Canon", "Canon EOS 5D", "2019-03-02T10:00:00"),
+        photo(2, "/home/b/photos/2019/b.jpg", "Canon", "Canon EOS 5D", "2019-03-02T10:00:00"),
+        photo(3, "/srv/pictures/c.jpg", "Canon", "Canon EOS 5D", "2019-03-02T10:00:00"),
+    ])  # fmt: skip
+    roots = ("/home/a/photos", "/home/b/photos", "/srv/pictures")
+    trees = read_facets(index, SearchFilters(), roots).folders
+    assert [(t.filter, [c.filter for c in t.folders]) for t in trees] == [
+        ("/home/a/photos", ["/home/a/photos/2019"]),  # "photos/2019" would choose both
+        ("/home/b/photos", ["/home/b/photos/2019"]),
+        ("pictures", []),
+    ]
+    chosen = read_facets(index, SearchFilters(folders=("/home/a/photos/2019",)), roots)
+    assert chosen.photos == 1
+    index.close()
+
+
 def test_a_shard_made_before_a_field_was_indexed_gets_its_index_when_opened(
     tmp_path: Path,
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pixseek.index.base import Hit
 from pixseek.photos.text import (
+    coverage,
     matched_sources,
     photo_words,
     query_vector,
@@ -99,3 +100,12 @@ def test_a_query_word_matches_whole_or_by_all_its_parts() -> None:
     assert matched_sources(other, "photo005") == []  # only "photo" in common
     assert matched_sources(named, "tokyo-2019") == ["folder"]
     assert matched_sources(other, "photo") == ["name"]
+
+
+def test_coverage_counts_query_words_as_matched_sources_does() -> None:
+    named = {"paths": ["/lib/trips/tokyo-2019-03/photo005.jpg"], "keywords": ["New York"]}
+    assert coverage(named, "tokyo-2019") == 1.0  # its parts are in the folder name
+    assert coverage(named, "photo005 beach") == 0.5
+    assert coverage(named, "photo003") == 0.0  # "photo" alone is not the word asked for
+    assert coverage(named, "new-york tokyo") == 1.0  # parts from a keyword, a folder
+    assert coverage(named, " ,; ") == 0.0
