@@ -72,6 +72,12 @@ class SearchRequest:
         return " ".join(str(t.value) for t in self.terms if t.kind == "text" and t.weight > 0)
 
     @property
+    def searches_words(self) -> bool:
+        """Whether the word search runs beside (or instead of) the picture's: positive text
+        terms, no ratings, a fusion other than visual-only."""
+        return bool(self.query_text) and not self.rated and self.fusion != "visual"
+
+    @property
     def rated(self) -> bool:
         return bool(self.liked or self.disliked)
 
@@ -169,9 +175,8 @@ def _candidates(
     # ms at 1 M photos) goes first: without a word hit the picture's page is asked as it is,
     # since its deeper search costs more (the rescoring reads of a quantized index)
     depth = max(offset + limit, FUSION_WINDOW)
-    words = bool(request.query_text) and not request.rated and request.fusion != "visual"
-    text = _text_hits(request, index, depth) if words else []
-    if not words or (not text and request.fusion != "text"):
+    text = _text_hits(request, index, depth) if request.searches_words else []
+    if not request.searches_words or (not text and request.fusion != "text"):
         return visual_only(_visual_hits(request, embedder, index, limit, offset))
     visual = _visual_hits(request, embedder, index, depth, 0) if request.fusion != "text" else []
     fused = fuse(visual, text, request.fusion, request.query_text)
@@ -183,7 +188,7 @@ def _dated_candidates(
 ) -> tuple[Candidates, int]:
     """The best MAX_LIMIT candidates of each search kept by the cutoff, each list against its
     own best score, by date; and how many the cutoff left out."""
-    words = bool(request.query_text) and not request.rated and request.fusion != "visual"
+    words = request.searches_words
     text_only = words and request.fusion == "text"
     visual = [] if text_only else _visual_hits(request, embedder, index, MAX_LIMIT, 0)
     text = _text_hits(request, index, MAX_LIMIT) if words else []
