@@ -28,6 +28,7 @@ export function combobox(input, { offers, choose, separator = null }) {
   input.setAttribute("aria-controls", list.id);
   let shown = [];
   let active = -1;
+  let asking = false; // offers were asked for (typing, focus, arrows) and not dismissed since
 
   const term = () => (separator ? input.value.split(separator).pop() : input.value).trim();
 
@@ -39,6 +40,7 @@ export function combobox(input, { offers, choose, separator = null }) {
   }
 
   function open() {
+    asking = true;
     shown = matching().slice(0, MAX_SHOWN);
     active = -1;
     list.replaceChildren(...shown.map(optionOf));
@@ -66,6 +68,7 @@ export function combobox(input, { offers, choose, separator = null }) {
   }
 
   function close() {
+    asking = false;
     list.hidden = true;
     active = -1;
     input.setAttribute("aria-expanded", "false");
@@ -129,8 +132,8 @@ export function combobox(input, { offers, choose, separator = null }) {
   });
   return {
     refresh() {
-      const waiting = document.activeElement === input && !term();
-      if (list.hidden && !waiting) return;
+      // typed before the values arrived (nothing matched yet), or the list is open: show them
+      if (!asking || document.activeElement !== input) return;
       const kept = shown[active]?.value; // the offer the arrow keys had reached, if still offered
       open();
       const again = shown.findIndex((offer) => offer.value === kept);
